@@ -1,0 +1,259 @@
+import { AMBIGUOUS, address, cap, occursMoreThanOnce, type Rule, type RuleResult, sipUser } from "../rule.js";
+
+// Every reason chan_sip has printed after "Registration from ... failed for ...", 1.2 to 20.
+const SIP_REGISTER_REASONS = [
+  "Wrong password",
+  "Username/auth name mismatch",
+  "No matching peer found",
+  "Not a local domain",
+  "Not a local SIP domain",
+  "Peer is not supposed to register",
+  "Device does not match ACL",
+  "ACL error (permit/deny)",
+  "Device not configured to use this transport type",
+  "RTP initialization failed",
+  "Unknown failure",
+  "Unknown error",
+];
+
+const PJSIP_REQUEST_REASONS = [
+  "No matching endpoint found",
+  "Not match Endpoint ACL",
+  "Not match Endpoint Contact ACL",
+  "Failed to authenticate",
+  "Error to authenticate",
+];
+
+const alternatives = (words: readonly string[]) => words.map(escapeRegExp).join("|");
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+}
+
+// The To header (attacker text) comes first and the fixed reason last, so the greedy `(.*)`
+// makes the address the one right before the reason: text the attacker adds cannot move it.
+const SIP_REGISTER = new RegExp(
+  `^Registration from '(.*)' failed for '([^'\\s]+)' - (${alternatives(SIP_REGISTER_REASONS)})$`,
+  "s",
+);
+
+const sipRegister: Rule = {
+  id: "sip-register",
+  service: "sip",
+  description: "chan_sip: Registration from '<To>' failed for '<addr>' - <reason>",
+  literals: ["failed for '"],
+  components: ["chan_sip.c"],
+  match(message) {
+    const m = SIP_REGISTER.exec(message);
+    if (!m) return null;
+    const addr = address(m[2]);
+    return addr && { ...addr, reason: m[3]!, user: cap(sipUser(m[1]!)) };
+  },
+};
+
+// From (attacker) before the address and Call-ID (attacker) after it: the address is only
+// trusted when the delimiter around it occurs once.
+const PJSIP_REQUEST = new RegExp(
+  `^Request (?:'([^'\\s]*)' )?from '(.*)' failed for '([^'\\s]+)' \\(callid: (.*)\\) - (${alternatives(PJSIP_REQUEST_REASONS)})(?: after (\\d+) tries in [\\d.]+ ms)?$`,
+  "s",
+);
+
+const pjsipRequest: Rule = {
+  id: "pjsip-request",
+  service: "pjsip",
+  description: "chan_pjsip: Request '<method>' from '<From>' failed for '<addr>' (callid: <id>) - <reason>",
+  literals: ["failed for '"],
+  components: ["pjsip_distributor.c"],
+  match(message) {
+    const m = PJSIP_REQUEST.exec(message);
+    if (!m) return null;
+    if (occursMoreThanOnce(message, "' failed for '")) return AMBIGUOUS;
+    // Before 13.24 PJSIP printed an IPv6 source as `%s:%d`, without brackets.
+    const addr = address(m[3], true);
+    if (!addr) return null;
+    const method = m[1] ?? "request";
+    return {
+      ...addr,
+      reason: m[1] ? `${m[5]!} (${method})` : m[5]!,
+      user: cap(sipUser(m[2]!)),
+      callId: cap(m[4], 128),
+      runningTries: m[6] === undefined ? undefined : Number(m[6]),
+    };
+  },
+};
+
+const TRANSPORT = "(?:(?:UDP|TCP|TLS|WS|WSS):)?";
+
+// chan_sip: `Call from '<user>' (<addr>)`, PJSIP 13-16.14: `Call from '<endpoint>' (UDP:<addr>)`.
+// The caller's text stands on both sides of the address, so the delimiter must occur once.
+const CALL_FROM = new RegExp(
+  `^Call from '(.*)' \\(${TRANSPORT}([^()\\s]+)\\) to extension '(.*)' rejected because extension not found in context '([^']*)'\\.$`,
+  "s",
+);
+
+const callFrom: Rule = {
+  id: "call-noext",
+  service: "sip",
+  description: "chan_sip/PJSIP: Call from '<x>' (<addr>) to extension '<e>' rejected because extension not found",
+  literals: ["rejected because extension not found"],
+  components: ["chan_sip.c", "res_pjsip_session.c"],
+  match(message) {
+    const m = CALL_FROM.exec(message);
+    if (!m) return null;
+    if (occursMoreThanOnce(message, ") to extension '")) return AMBIGUOUS;
+    const addr = address(m[2]);
+    return addr && { ...addr, reason: `Extension not found (${cap(m[3], 32)})`, user: cap(m[1]) || undefined };
+  },
+};
+
+// PJSIP 16.15+: `<endpoint>: Call (UDP:<addr>) to extension ...`. The endpoint name is from the
+// configuration and the address follows it directly, so anchoring at the start is enough.
+const PJSIP_CALL = new RegExp(
+  `^([^\\s':]+): Call \\((?:UDP|TCP|TLS|WS|WSS):([^()\\s]+)\\) to extension '(.*)' rejected because extension not found in context '([^']*)'\\.$`,
+  "s",
+);
+
+const pjsipCall: Rule = {
+  id: "pjsip-call-noext",
+  service: "pjsip",
+  description: "chan_pjsip: <endpoint>: Call (<TRANSPORT>:<addr>) to extension '<e>' rejected",
+  literals: ["rejected because extension not found"],
+  components: ["res_pjsip_session.c"],
+  match(message) {
+    const m = PJSIP_CALL.exec(message);
+    if (!m) return null;
+    const addr = address(m[2]);
+    return addr && { ...addr, reason: `Extension not found (${cap(m[3], 32)})`, user: m[1] };
+  },
+};
+
+const NO_AORS = /^Endpoint '(.*)' \(([^()\s]+)\) has no configured AORs$/s;
+
+const pjsipNoAors: Rule = {
+  id: "pjsip-no-aors",
+  service: "pjsip",
+  description: "res_pjsip_registrar: Endpoint '<e>' (<addr>) has no configured AORs",
+  literals: ["has no configured AORs"],
+  components: ["res_pjsip_registrar.c"],
+  optional: true,
+  weight: 0.5,
+  match(message) {
+    const m = NO_AORS.exec(message);
+    if (!m) return null;
+    const addr = address(m[2], true);
+    return addr && { ...addr, reason: "Endpoint has no configured AORs", user: cap(m[1]) };
+  },
+};
+
+/** IAX2 messages all start with the address (or end with it), written by Asterisk. */
+function iax2(id: string, literal: string, pattern: RegExp, reason: string, description: string): Rule {
+  return {
+    id,
+    service: "iax2",
+    description,
+    literals: [literal],
+    components: ["chan_iax2.c"],
+    match(message): RuleResult {
+      const m = pattern.exec(message);
+      if (!m?.groups) return null;
+      const addr = address(m.groups.addr);
+      return addr && { ...addr, reason, user: cap(m.groups.user) };
+    },
+  };
+}
+
+const iax2Rules: Rule[] = [
+  iax2(
+    "iax2-noreg",
+    "No registration for peer '",
+    /^No registration for peer '(?<user>.*)' \(from (?<addr>[^()\s]+)\)$/s,
+    "No registration for peer",
+    "IAX2: No registration for peer '<p>' (from <ip>)",
+  ),
+  iax2(
+    "iax2-md5",
+    "failed MD5 authentication",
+    /^Host (?<addr>\S+) failed MD5 authentication for '(?<user>.*)' \(.*\)$/s,
+    "MD5 authentication failed",
+    "IAX2: Host <ip> failed MD5 authentication for '<p>' (a != b)",
+  ),
+  iax2(
+    "iax2-denied",
+    "denied access to register peer",
+    /^Host (?<addr>\S+) denied access to register peer '(?<user>.*)'$/s,
+    "Denied access to register",
+    "IAX2: Host <ip> denied access to register peer '<p>'",
+  ),
+  iax2(
+    "iax2-plaintext",
+    "did not provide proper plaintext password",
+    /^Host (?<addr>\S+) did not provide proper plaintext password for '(?<user>.*)'$/s,
+    "Wrong plaintext password",
+    "IAX2: Host <ip> did not provide proper plaintext password for '<p>'",
+  ),
+  iax2(
+    "iax2-auth",
+    " failed to authenticate as ",
+    /^Host (?<addr>\S+) failed to authenticate as '?(?<user>.*?)'?$/s,
+    "Failed to authenticate",
+    "IAX2 (authdebug): Host <ip[:port]> failed to authenticate as <user>",
+  ),
+  iax2(
+    "iax2-rejected",
+    "Rejected connect attempt from ",
+    /^Rejected connect attempt from (?<addr>[^\s,]+), (?:who was trying to reach '(?<user>.*)'|request '.*' does not exist)$/s,
+    "Rejected connect attempt",
+    "IAX2 (authdebug): Rejected connect attempt from <ip:port>, ...",
+  ),
+];
+
+/** AMI lines start with the address (printed without a port); the user name is the attacker's. */
+function ami(id: string, literal: string, pattern: RegExp, reason: string, description: string): Rule {
+  return {
+    id,
+    service: "ami",
+    description,
+    literals: [literal],
+    components: ["manager.c"],
+    match(message): RuleResult {
+      const m = pattern.exec(message);
+      if (!m) return null;
+      const addr = address(m[1]);
+      return addr && { ...addr, reason, user: cap(m[2]) };
+    },
+  };
+}
+
+const amiRules: Rule[] = [
+  ami(
+    "ami-auth",
+    " failed to authenticate as '",
+    /^(\S+) failed to authenticate as '(.*)'$/s,
+    "AMI login failed",
+    "AMI: <ip> failed to authenticate as '<user>'",
+  ),
+  ami(
+    "ami-nouser",
+    "tried to authenticate with nonexistent user",
+    /^(\S+) tried to authenticate with nonexistent user '(.*)'$/s,
+    "AMI login with nonexistent user",
+    "AMI: <ip> tried to authenticate with nonexistent user '<user>'",
+  ),
+  ami(
+    "ami-acl",
+    "failed to pass IP ACL as",
+    /^(\S+) failed to pass IP ACL as '(.*)'$/s,
+    "AMI login outside IP ACL",
+    "AMI: <ip> failed to pass IP ACL as '<user>'",
+  ),
+];
+
+export const asteriskRules: readonly Rule[] = [
+  sipRegister,
+  pjsipRequest,
+  callFrom,
+  pjsipCall,
+  pjsipNoAors,
+  ...iax2Rules,
+  ...amiRules,
+];

@@ -1,0 +1,34 @@
+import { address, type Rule } from "../rule.js";
+
+/**
+ * A honeypot line bans at once. The address must end the message (an optional closing quote
+ * aside): the dialplan writes `${CHANNEL(recvip)}` last, and whatever the caller dialled or sent
+ * stands before it, so nothing the caller writes can take its place. Lines that merely quote the
+ * dialplan (`-- Executing [...] Log("...please block 1.2.3.4") in new stack`) do not end with it.
+ */
+export function honeypotRule(id: string, phrase: string, description: string): Rule {
+  const escaped = phrase.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  const pattern = new RegExp(`(?:^|[\\s"'])${escaped} ?([0-9A-Fa-f.:[\\]%a-z]+?)"?$`);
+  return {
+    id,
+    service: "honeypot",
+    description,
+    literals: [phrase],
+    instant: true,
+    match(message) {
+      const m = pattern.exec(message);
+      if (!m) return null;
+      const addr = address(m[1]);
+      return addr && { ...addr, reason: `Honeypot: ${phrase.trim()}` };
+    },
+  };
+}
+
+export const defaultHoneypotRules: readonly Rule[] = [
+  honeypotRule("honeypot-please-block", "please block", 'dialplan: Log(WARNING,"please block ${CHANNEL(recvip)}")'),
+  honeypotRule(
+    "honeypot-freepbx",
+    "Rejecting unknown SIP connection from",
+    "FreePBX: Rejecting unknown SIP connection from <addr>",
+  ),
+];

@@ -1,0 +1,80 @@
+const MONTHS: Record<string, number> = {
+  Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
+};
+
+// A yearless date more than this far ahead of the reference time belongs to the previous year
+// (a December line read in January). Two days leave room for clock skew and time zones.
+const FUTURE_SLACK_MS = 2 * 24 * 3600 * 1000;
+
+/**
+ * Turns the date texts servers write into epoch milliseconds. Yearless dates (`Mar  5 10:00:01`)
+ * take the year of the reference time (a scanned file's modification time, or now), one year
+ * earlier when that would put them in the future.
+ */
+export class TimestampParser {
+  private lastText = "";
+  private lastTime = Number.NaN;
+
+  constructor(private referenceMs: number = Date.now()) {}
+
+  reference(): number {
+    return this.referenceMs;
+  }
+
+  setReference(ms: number): void {
+    this.referenceMs = ms;
+    this.lastText = "";
+  }
+
+  /** Epoch ms, or NaN when the text is not a date this parser knows. */
+  parse(text: string): number {
+    // Lines come in bursts within one second: the same text is parsed once.
+    if (text === this.lastText) return this.lastTime;
+    const time = this.compute(text);
+    this.lastText = text;
+    this.lastTime = time;
+    return time;
+  }
+
+  private compute(text: string): number {
+    let m = ISO_DATE.exec(text);
+    if (m) {
+      const [, y, mo, d, h, mi, s, frac, zone] = m;
+      const ms = fractionToMs(frac);
+      if (zone) {
+        const iso = `${y}-${mo}-${d}T${h}:${mi}:${s}.${String(ms).padStart(3, "0")}${normalizeZone(zone)}`;
+        return Date.parse(iso);
+      }
+      return new Date(+y!, +mo! - 1, +d!, +h!, +mi!, +s!, ms).getTime();
+    }
+    m = SYSLOG_DATE.exec(text);
+    if (m) {
+      const [, mon, d, h, mi, s, frac] = m;
+      const month = MONTHS[mon!];
+      if (month === undefined) return Number.NaN;
+      const year = new Date(this.referenceMs).getFullYear();
+      let t = new Date(year, month, +d!, +h!, +mi!, +s!, fractionToMs(frac)).getTime();
+      if (t > this.referenceMs + FUTURE_SLACK_MS) {
+        t = new Date(year - 1, month, +d!, +h!, +mi!, +s!, fractionToMs(frac)).getTime();
+      }
+      return t;
+    }
+    m = EPOCH.exec(text);
+    if (m) return Math.round(Number(text) * 1000);
+    return Number.NaN;
+  }
+}
+
+const ISO_DATE = /^(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?(Z|[+-]\d\d:?\d\d)?$/;
+const SYSLOG_DATE = /^([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?$/;
+const EPOCH = /^(\d{9,11})(?:\.\d+)?$/;
+
+function fractionToMs(frac: string | undefined): number {
+  if (!frac) return 0;
+  return Math.floor(Number(`0.${frac}`) * 1000);
+}
+
+function normalizeZone(zone: string): string {
+  if (zone === "Z" || zone.includes(":")) return zone;
+  return `${zone.slice(0, 3)}:${zone.slice(3)}`;
+}

@@ -1,0 +1,87 @@
+import { isIP, SocketAddress } from "node:net";
+
+/** An address as it leaves the parser: validated and in canonical form. */
+export interface HostPort {
+  ip: string;
+  port?: number;
+}
+
+/**
+ * Validate and canonicalize an IP address: lower-case compressed IPv6, zone id dropped,
+ * IPv4-mapped IPv6 (`::ffff:1.2.3.4`) turned into the plain IPv4 address. Returns null
+ * for anything that is not an address (host names, peer names, garbage).
+ */
+export function normalizeIp(text: string): string | null {
+  const cached = cache.get(text);
+  if (cached !== undefined) return cached;
+  const result = computeNormalized(text);
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(text, result);
+  return result;
+}
+
+// Attack logs repeat the same few thousand addresses: caching the canonical form keeps
+// SocketAddress (a native call) off the hot path.
+const CACHE_LIMIT = 65_536;
+const cache = new Map<string, string | null>();
+
+function computeNormalized(text: string): string | null {
+  const zone = text.indexOf("%");
+  const bare = zone === -1 ? text : text.slice(0, zone);
+  const family = isIP(bare);
+  if (family === 4) return bare;
+  if (family !== 6) return null;
+  const canonical = new SocketAddress({ address: bare, family: "ipv6" }).address;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(canonical);
+  return mapped ? mapped[1]! : canonical;
+}
+
+/**
+ * Parse the address forms Asterisk and friends write: `1.2.3.4`, `1.2.3.4:5060`,
+ * `[2001:db8::1]:5060`, `[2001:db8::1]`, bare `2001:db8::1`.
+ * `bareV6Port`: the writer printed `%s:%d` with an unbracketed IPv6 address (older PJSIP,
+ * res_pjsip_registrar, Kamailio), so the last `:N` of an IPv6 text is a port.
+ */
+export function parseHostPort(text: string, bareV6Port = false): HostPort | null {
+  if (text.length === 0 || text.length > 64) return null;
+  if (text.charCodeAt(0) === 0x5b /* [ */) {
+    const close = text.indexOf("]");
+    if (close === -1) return null;
+    const ip = normalizeIp(text.slice(1, close));
+    if (ip === null) return null;
+    if (close === text.length - 1) return { ip };
+    if (text.charCodeAt(close + 1) !== 0x3a /* : */) return null;
+    const port = parsePort(text.slice(close + 2));
+    return port === null ? null : { ip, port };
+  }
+  const firstColon = text.indexOf(":");
+  if (firstColon === -1) {
+    const ip = normalizeIp(text);
+    return ip === null ? null : { ip };
+  }
+  const lastColon = text.lastIndexOf(":");
+  if (firstColon === lastColon) {
+    // IPv4 with a port.
+    const ip = normalizeIp(text.slice(0, firstColon));
+    const port = parsePort(text.slice(firstColon + 1));
+    return ip === null || port === null || isIP(ip) !== 4 ? null : { ip, port };
+  }
+  if (bareV6Port) {
+    const ip = normalizeIp(text.slice(0, lastColon));
+    const port = parsePort(text.slice(lastColon + 1));
+    return ip === null || port === null ? null : { ip, port };
+  }
+  const ip = normalizeIp(text);
+  return ip === null ? null : { ip };
+}
+
+function parsePort(text: string): number | null {
+  if (!/^\d{1,5}$/.test(text)) return null;
+  const port = Number(text);
+  return port <= 65_535 ? port : null;
+}
+
+/** 4 or 6 for a normalized address. */
+export function ipFamily(ip: string): 4 | 6 {
+  return ip.includes(":") ? 6 : 4;
+}
