@@ -65,6 +65,7 @@ export class Detector {
   private readonly coalescer = new Coalescer();
   private readonly byComponent = new Map<string, Rule[]>();
   private readonly anywhere: Rule[] = [];
+  private readonly lineRules: Rule[] = [];
   private readonly allLiterals: string[];
   private lastTime: number;
 
@@ -74,6 +75,10 @@ export class Detector {
     this.lastTime = this.timestamps.reference();
     this.allLiterals = [...new Set(options.rules.flatMap((r) => r.literals))];
     for (const rule of options.rules) {
+      if (rule.onLine) {
+        this.lineRules.push(rule);
+        continue;
+      }
       if (!rule.components) {
         this.anywhere.push(rule);
         continue;
@@ -86,9 +91,9 @@ export class Detector {
     }
   }
 
-  /** The byte strings a line must contain for any rule to match it. */
+  /** The byte strings a line must contain for any rule to match it; empty when a rule needs every line. */
   literals(): string[] {
-    return this.allLiterals;
+    return this.options.rules.some((r) => r.literals.length === 0) ? [] : this.allLiterals;
   }
 
   /** True while the detector needs every physical line, not only those with a literal. */
@@ -139,52 +144,73 @@ export class Detector {
   }
 
   private read(line: string, record: LogRecord | null, emit: (event: FailureEvent) => void): void {
+    let tried = false;
+    if (record !== null) {
+      this.lastTime = record.time;
+      const slash = record.component.lastIndexOf("/");
+      const base = slash === -1 ? record.component : record.component.slice(slash + 1);
+      for (const rules of [this.byComponent.get(base), this.anywhere]) {
+        if (!rules) continue;
+        const result = this.tryRules(rules, record.message, line, record.time, emit);
+        if (result === "done") return;
+        tried ||= result === "tried";
+      }
+    }
+    if (this.lineRules.length > 0) {
+      const result = this.tryRules(this.lineRules, line, line, this.lastTime, emit);
+      if (result === "done") return;
+      tried ||= result === "tried";
+    }
     if (record === null) {
       this.options.observe?.(line, { kind: "no-prefix" });
       return;
     }
-    this.lastTime = record.time;
-    const slash = record.component.lastIndexOf("/");
-    const base = slash === -1 ? record.component : record.component.slice(slash + 1);
-    const candidates = this.byComponent.get(base);
-    let sawLiteral = false;
-    for (const list of [candidates, this.anywhere]) {
-      if (!list) continue;
-      for (const rule of list) {
-        if (!rule.literals.some((l) => record.message.includes(l))) continue;
-        sawLiteral = true;
-        const hit = rule.match(record.message);
-        if (hit === null || hit === INCOMPLETE) continue;
-        if (hit === AMBIGUOUS) {
-          this.stats.ambiguous++;
-          this.options.observe?.(line, { kind: "ambiguous", rule: rule.id });
-          return;
-        }
-        const injection = hit.injection === true;
-        if (injection) this.stats.injections++;
-        const event: FailureEvent = {
-          time: record.time,
-          ip: hit.ip,
-          port: hit.port,
-          service: injection ? "security" : rule.service,
-          reason: hit.reason,
-          user: hit.user,
-          rule: injection ? "security-injection" : rule.id,
-          weight: this.options.weights?.[rule.id] ?? rule.weight ?? 1,
-          instant: injection ? this.options.banInjection === true : rule.instant === true,
-          attempts: 1,
-          callId: hit.callId,
-          injection: injection || undefined,
-        };
-        this.count(event, line, hit.runningTries, emit);
-        return;
-      }
-    }
     // Lines fed only because the split guard wanted every line are not failures that went unseen.
-    if (sawLiteral || this.allLiterals.some((l) => line.includes(l))) {
+    if (tried || this.allLiterals.some((l) => line.includes(l))) {
       this.stats.unmatched++;
       this.options.observe?.(line, { kind: "unmatched" });
     }
+  }
+
+  /** Runs rules whose literal `text` holds: "done" once one decided, "tried" when one had its literal. */
+  private tryRules(
+    rules: readonly Rule[],
+    text: string,
+    line: string,
+    time: number,
+    emit: (event: FailureEvent) => void,
+  ): "done" | "tried" | "none" {
+    let tried = false;
+    for (const rule of rules) {
+      if (rule.literals.length > 0 && !rule.literals.some((l) => text.includes(l))) continue;
+      tried = true;
+      const hit = rule.match(text);
+      if (hit === null || hit === INCOMPLETE) continue;
+      if (hit === AMBIGUOUS) {
+        this.stats.ambiguous++;
+        this.options.observe?.(line, { kind: "ambiguous", rule: rule.id });
+        return "done";
+      }
+      const injection = hit.injection === true;
+      if (injection) this.stats.injections++;
+      const event: FailureEvent = {
+        time,
+        ip: hit.ip,
+        port: hit.port,
+        service: injection ? "security" : rule.service,
+        reason: hit.reason,
+        user: hit.user,
+        rule: injection ? "security-injection" : rule.id,
+        weight: this.options.weights?.[rule.id] ?? rule.weight ?? 1,
+        instant: injection ? this.options.banInjection === true : rule.instant === true,
+        attempts: 1,
+        callId: hit.callId,
+        injection: injection || undefined,
+      };
+      this.count(event, line, hit.runningTries, emit);
+      return "done";
+    }
+    return tried ? "tried" : "none";
   }
 
   private count(

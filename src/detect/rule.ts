@@ -46,6 +46,8 @@ export interface Rule {
   weight?: number;
   /** Ban at once (honeypot). */
   instant?: boolean;
+  /** Match the whole physical line instead of the message after the prefix (user rules). */
+  onLine?: boolean;
   match(message: string): RuleResult;
 }
 

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { ConfigError } from "../config/load.js";
+import { InputError } from "../sources/file-reader.js";
+import { registerScan } from "./scan.js";
+
+const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+
+const program = new Command("sipban")
+  .description("Detect and block SIP brute-force and scanning attacks on Asterisk, FreeSWITCH and Kamailio")
+  .version(pkg.version)
+  .option("-c, --config <file>", "configuration file (default /etc/sipban/sipban.yaml if it exists)")
+  .exitOverride();
+
+registerScan(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.exitCode = reportError(err);
+}
+
+/** One line for the user, never a stack trace (unless SIPBAN_DEBUG is set); returns the exit code. */
+function reportError(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode;
+  if (err instanceof InputError || err instanceof ConfigError) {
+    process.stderr.write(`sipban: ${err.message}\n`);
+    return 2;
+  }
+  const e = err as NodeJS.ErrnoException;
+  process.stderr.write(`sipban: ${e?.message ?? String(err)}\n`);
+  if (process.env.SIPBAN_DEBUG) process.stderr.write(`${e?.stack}\n`);
+  return 1;
+}

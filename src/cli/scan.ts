@@ -1,0 +1,138 @@
+import { existsSync } from "node:fs";
+import type { Command } from "commander";
+import type { LineOutcome } from "../detect/detector.js";
+import { formatMs, parseDuration } from "../policy/policy.js";
+import { InputError } from "../sources/file-reader.js";
+import { scanFiles, type ScanResult } from "../report/scan-files.js";
+import { resolveConfig } from "./config-option.js";
+import { clip, formatTime, printable, table } from "./format.js";
+
+const DEFAULT_LOGS = ["/var/log/asterisk/messages", "/var/log/asterisk/messages.log"];
+
+interface ScanOptions {
+  json?: boolean;
+  explain?: boolean;
+  maxretry?: string;
+  findtime?: string;
+}
+
+export function registerScan(program: Command): void {
+  program
+    .command("scan")
+    .description("read whole log files and report who is attacking (the cron use)")
+    .argument("[files...]", "log files, rotated .gz files, or - for standard input", [])
+    .option("--json", "print a JSON report for scripts")
+    .option("--explain", "show which rule matched each line, and lines that look like failures but matched none")
+    .option("--maxretry <n>", "failures that earn a ban (default from the configuration: 5)")
+    .option("--findtime <duration>", "window the failures must fall in, e.g. 10m")
+    .action(async (files: string[], options: ScanOptions, command: Command) => {
+      const config = resolveConfig(command.optsWithGlobals().config);
+      if (options.maxretry !== undefined) {
+        const n = Number(options.maxretry);
+        if (!Number.isFinite(n) || n <= 0) throw new InputError(`--maxretry: "${options.maxretry}" is not a positive number`);
+        config.policy.maxretry = n;
+      }
+      if (options.findtime !== undefined) {
+        const ms = parseDuration(options.findtime);
+        if (!(ms > 0)) throw new InputError(`--findtime: "${options.findtime}" is not a duration (write 90s, 10m, 1h)`);
+        config.policy.findtime = ms;
+      }
+      const paths = files.length > 0 ? files : DEFAULT_LOGS.filter((p) => existsSync(p));
+      if (paths.length === 0) {
+        throw new InputError(`no log file found at ${DEFAULT_LOGS.join(" or ")}: name the files to scan`);
+      }
+      const explained: string[] = [];
+      const observe = options.explain ? (line: string, o: LineOutcome) => explained.push(explainLine(line, o)) : undefined;
+      const result = await scanFiles(paths, config, observe);
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(toJson(result, config.policy), null, 2)}\n`);
+        return;
+      }
+      if (options.explain) process.stdout.write(`${explained.filter(Boolean).join("\n")}\n\n`);
+      process.stdout.write(`${renderTable(result, config.policy)}\n`);
+    });
+}
+
+function explainLine(line: string, o: LineOutcome): string {
+  const text = printable(line);
+  switch (o.kind) {
+    case "event":
+      return `MATCH     ${o.event.rule.padEnd(22)} ${o.event.ip.padEnd(20)} ${text}`;
+    case "duplicate":
+      return `DUPLICATE ${o.event.rule.padEnd(22)} ${o.event.ip.padEnd(20)} ${text}`;
+    case "ambiguous":
+      return `AMBIGUOUS ${o.rule.padEnd(22)} ${"(nobody blamed)".padEnd(20)} ${text}`;
+    case "unmatched":
+      return `NO MATCH  ${"(looks like a failure)".padEnd(43)} ${text}`;
+    case "distrusted":
+      return `DISTRUST  ${"(inside a split record)".padEnd(43)} ${text}`;
+    case "no-prefix":
+      return "";
+  }
+}
+
+interface PolicyView {
+  maxretry: number;
+  findtime: number;
+}
+
+function toJson(result: ScanResult, policy: PolicyView) {
+  return {
+    linesRead: result.linesRead,
+    failures: result.report.failures,
+    offenders: result.report.offenders().map((o) => ({
+      ip: o.ip,
+      failures: o.failures,
+      wouldBan: o.wouldBan,
+      ...(o.banAt !== undefined ? { banAt: new Date(o.banAt).toISOString() } : {}),
+      reasons: o.reasons,
+      users: o.users,
+      services: o.services,
+      firstSeen: new Date(o.firstSeen).toISOString(),
+      lastSeen: new Date(o.lastSeen).toISOString(),
+    })),
+    policy: { maxretry: policy.maxretry, findtime: formatMs(policy.findtime) },
+    files: result.files,
+    skipped: result.stats,
+    allowlisted: result.allowlisted,
+  };
+}
+
+function renderTable(result: ScanResult, policy: PolicyView): string {
+  const offenders = result.report.offenders();
+  const banned = offenders.filter((o) => o.wouldBan).length;
+  const head =
+    `${result.linesRead.toLocaleString("en")} lines read from ${result.files.length} file(s): ` +
+    `${result.report.failures.toLocaleString("en")} failures from ${offenders.length} address(es); ` +
+    `${banned} would be banned (${policy.maxretry} failures within ${formatMs(policy.findtime)}).`;
+  if (offenders.length === 0) return `${head}\nNo failures found.`;
+  const rows = offenders.map((o) => [
+    o.ip,
+    String(o.failures),
+    o.wouldBan ? "yes" : "no",
+    formatTime(o.firstSeen),
+    formatTime(o.lastSeen),
+    clip(
+      Object.entries(o.reasons)
+        .sort((a, b) => b[1] - a[1])
+        .map(([r, n]) => `${r} (${n})`)
+        .join(", "),
+      60,
+    ),
+    clip(printable(o.users.join(", ")), 40),
+  ]);
+  const notes: string[] = [];
+  const s = result.stats;
+  if (s.injections) notes.push(`${s.injections} log injection attempt(s) caught`);
+  if (s.ambiguous) notes.push(`${s.ambiguous} crafted line(s) with more than one possible address ignored`);
+  if (s.unmatched) notes.push(`${s.unmatched} line(s) look like failures but matched no rule (see --explain)`);
+  if (s.duplicates) notes.push(`${s.duplicates} attempt(s) logged twice, counted once`);
+  if (result.allowlisted) notes.push(`${result.allowlisted} failure(s) from allowlisted addresses, never banned`);
+  if (s.oversized) notes.push(`${s.oversized} oversized line(s) skipped`);
+  return [
+    head,
+    "",
+    table(["ADDRESS", "FAILURES", "BAN", "FIRST SEEN", "LAST SEEN", "REASONS", "USERS TRIED"], rows, new Set([1])),
+    ...(notes.length ? ["", ...notes.map((n) => `Note: ${n}.`)] : []),
+  ].join("\n");
+}

@@ -1,0 +1,85 @@
+import { z } from "zod";
+import { allowlistEntryError } from "../policy/allowlist.js";
+import { parseDuration } from "../policy/policy.js";
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = typeof value === "number" ? value * 1000 : parseDuration(value);
+  if (!Number.isFinite(ms) || ms <= 0) {
+    ctx.addIssue({ code: "custom", message: `"${value}" is not a duration (write 90s, 10m, 1h, 2d or 1w)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const allowlistEntry = z.string().superRefine((entry, ctx) => {
+  const error = allowlistEntryError(entry);
+  if (error) ctx.addIssue({ code: "custom", message: error });
+});
+
+const customRule = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "use lower-case letters, digits, - and _"),
+  /** A regular expression with a named group `ip`. */
+  regex: z.string(),
+  /** A literal every matching line contains: lines without it are skipped unread. */
+  contains: z.string().min(3).optional(),
+  /** Match against the message after the log prefix (default) or the whole physical line. */
+  on: z.enum(["message", "line"]).default("message"),
+  reason: z.string().default("custom rule"),
+  weight: z.number().positive().default(1),
+  instant: z.boolean().default(false),
+  /** Lines the rule must match (checked at load time). */
+  examples: z.array(z.string()).default([]),
+});
+
+const portRange = z.union([
+  z.number().int().min(1).max(65535),
+  z.string().regex(/^\d{1,5}-\d{1,5}$/, 'write a port (5060) or a range ("5060-5061")'),
+]);
+
+const firewall = z.strictObject({
+  /** nftables (default), ipset (ipset + iptables), iptables (one rule per address), dry-run. */
+  backend: z.enum(["nftables", "ipset", "iptables", "dry-run"]).default("nftables"),
+  /** Drop everything from a banned address (default), or only its traffic to the VoIP ports. */
+  scope: z.enum(["all", "voip"]).default("all"),
+  ports: z
+    .strictObject({
+      udp: z.array(portRange).default(["5060-5061", 4569]),
+      tcp: z.array(portRange).default(["5060-5061", 5038]),
+    })
+    .prefault({}),
+  /** ipset's maxelem: the most addresses one set holds (ipset's own default, 65536, is too small). */
+  maxelem: z.number().int().min(1024).default(1_048_576),
+  /** Name of sipban's nftables table / iptables chain / ipset sets prefix. */
+  name: z.string().regex(/^[a-z][a-z0-9_-]{0,15}$/, "lower-case letters, digits, - and _, at most 16").default("sipban"),
+});
+
+export const configSchema = z.strictObject({
+  firewall: firewall.prefault({}),
+  policy: z
+    .strictObject({
+      maxretry: z.number().positive().default(5),
+      findtime: duration.default(10 * 60_000),
+      bantime: duration.default(3600_000),
+      factor: z.number().min(1).default(2),
+      maxbantime: duration.default(7 * 24 * 3600_000),
+      maxTracked: z.number().int().min(1000).default(1_000_000),
+    })
+    .prefault({}),
+  allowlist: z.array(allowlistEntry).default([]),
+  detect: z
+    .strictObject({
+      /** Turn built-in rules on or off by id (`pjsip-no-aors: true`). */
+      rules: z.record(z.string(), z.boolean()).default({}),
+      /** Weight per rule id. */
+      weights: z.record(z.string(), z.number().positive()).default({}),
+      /** Extra honeypot phrases: a line ending with "<phrase> <address>" bans at once. */
+      honeypot: z.array(z.string().min(3)).default([]),
+      /** Ban an address caught splitting log records at once. */
+      banInjection: z.boolean().default(false),
+      custom: z.array(customRule).default([]),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type CustomRuleConfig = z.infer<typeof customRule>;

@@ -1,0 +1,203 @@
+import type { FailureEvent } from "../detect/event.js";
+import type { Allowlist } from "./allowlist.js";
+
+export interface PolicyConfig {
+  /** Failures (weighted) within `findtimeMs` that earn a ban. */
+  maxretry: number;
+  findtimeMs: number;
+  /** First ban's length; each earlier ban of the same address multiplies it by `factor`. */
+  bantimeMs: number;
+  factor: number;
+  maxbantimeMs: number;
+  /** Addresses tracked at once; past it the least recently seen are forgotten. */
+  maxTracked: number;
+}
+
+export const DEFAULT_POLICY: PolicyConfig = {
+  maxretry: 5,
+  findtimeMs: 10 * 60_000,
+  bantimeMs: 60 * 60_000,
+  factor: 2,
+  maxbantimeMs: 7 * 24 * 3600_000,
+  maxTracked: 1_000_000,
+};
+
+/** Why an address was banned: what it did, in numbers and samples. */
+export interface Evidence {
+  failures: number;
+  reasons: string[];
+  users: string[];
+  services: string[];
+  firstSeen: number;
+  lastSeen: number;
+}
+
+export interface Decision {
+  ip: string;
+  /** When the ban starts (the time of the failure that decided it). */
+  at: number;
+  until: number;
+  reason: string;
+  /** 1 for a first ban, 2 for the second, ... */
+  offence: number;
+  evidence: Evidence;
+}
+
+interface Counter {
+  times: number[];
+  weights: number[];
+  reasons: Set<string>;
+  users: Set<string>;
+  services: Set<string>;
+  firstSeen: number;
+  failures: number;
+}
+
+const MAX_SAMPLES = 8;
+
+/**
+ * Decides bans from failure events. Pure: it takes the time as an argument and keeps no timers,
+ * so the daemon, `scan` and the tests drive it alike.
+ */
+export class BanPolicy {
+  /** Addresses forgotten because `maxTracked` was reached. */
+  evicted = 0;
+  /** Failures from allowlisted addresses (never banned). */
+  allowlisted = 0;
+  private readonly counters = new Map<string, Counter>();
+  private readonly bannedUntil = new Map<string, number>();
+  private readonly offences = new Map<string, number>();
+
+  constructor(
+    private readonly config: PolicyConfig,
+    private readonly allowlist: Allowlist,
+  ) {}
+
+  /** Seeds what the store remembers: an active ban and how many bans the address had. */
+  remember(ip: string, until: number, offences: number): void {
+    if (until > 0) this.bannedUntil.set(ip, until);
+    this.offences.set(ip, Math.max(offences, this.offences.get(ip) ?? 0));
+  }
+
+  /** Forgets an active ban (manual unban), keeping its history for escalation. */
+  forgetBan(ip: string): void {
+    this.bannedUntil.delete(ip);
+    this.counters.delete(ip);
+  }
+
+  isBanned(ip: string, now: number): boolean {
+    const until = this.bannedUntil.get(ip);
+    return until !== undefined && until > now;
+  }
+
+  /** Counts one failure; returns a ban decision when this failure earns one. */
+  onFailure(event: FailureEvent, now: number = event.time): Decision | null {
+    if (this.allowlist.has(event.ip)) {
+      this.allowlisted++;
+      return null;
+    }
+    if (this.isBanned(event.ip, now)) return null;
+    const c = this.touch(event.ip, now);
+    const horizon = now - this.config.findtimeMs;
+    let drop = 0;
+    while (drop < c.times.length && c.times[drop]! < horizon) drop++;
+    if (drop > 0) {
+      c.times.splice(0, drop);
+      c.weights.splice(0, drop);
+    }
+    c.times.push(now);
+    c.weights.push(event.weight * event.attempts);
+    c.failures += event.attempts;
+    if (c.reasons.size < MAX_SAMPLES) c.reasons.add(event.reason);
+    if (event.user && c.users.size < MAX_SAMPLES) c.users.add(event.user);
+    c.services.add(event.service);
+    let sum = 0;
+    for (const w of c.weights) sum += w;
+    if (!event.instant && sum < this.config.maxretry) return null;
+    return this.decide(event, c, now);
+  }
+
+  private decide(event: FailureEvent, c: Counter, now: number): Decision {
+    const previous = this.offences.get(event.ip) ?? 0;
+    const duration = event.instant
+      ? this.config.maxbantimeMs
+      : Math.min(this.config.bantimeMs * this.config.factor ** previous, this.config.maxbantimeMs);
+    const until = now + duration;
+    this.bannedUntil.set(event.ip, until);
+    this.offences.set(event.ip, previous + 1);
+    this.counters.delete(event.ip);
+    return {
+      ip: event.ip,
+      at: now,
+      until,
+      reason: event.instant ? event.reason : `${c.failures} failures within ${formatMs(this.config.findtimeMs)}`,
+      offence: previous + 1,
+      evidence: {
+        failures: c.failures,
+        reasons: [...c.reasons],
+        users: [...c.users],
+        services: [...c.services],
+        firstSeen: c.firstSeen,
+        lastSeen: now,
+      },
+    };
+  }
+
+  private touch(ip: string, now: number): Counter {
+    let c = this.counters.get(ip);
+    if (c) {
+      // Re-inserting keeps the Map in least-recently-seen order for eviction.
+      this.counters.delete(ip);
+    } else {
+      c = { times: [], weights: [], reasons: new Set(), users: new Set(), services: new Set(), firstSeen: now, failures: 0 };
+      if (this.counters.size >= this.config.maxTracked) this.evictOldest();
+    }
+    this.counters.set(ip, c);
+    return c;
+  }
+
+  private evictOldest(): void {
+    const oldest = this.counters.keys().next();
+    if (!oldest.done) {
+      this.counters.delete(oldest.value);
+      this.evicted++;
+    }
+  }
+
+  /** Drops counters with no failure inside the window (call now and then to bound memory). */
+  expire(now: number): void {
+    const horizon = now - this.config.findtimeMs;
+    for (const [ip, c] of this.counters) {
+      if ((c.times[c.times.length - 1] ?? 0) >= horizon) break;
+      this.counters.delete(ip);
+    }
+    for (const [ip, until] of this.bannedUntil) if (until <= now) this.bannedUntil.delete(ip);
+  }
+
+  get tracked(): number {
+    return this.counters.size;
+  }
+}
+
+/** 600000 → "10m", 3600000 → "1h". */
+export function formatMs(ms: number): string {
+  const units: Array<[string, number]> = [
+    ["w", 7 * 24 * 3600_000],
+    ["d", 24 * 3600_000],
+    ["h", 3600_000],
+    ["m", 60_000],
+    ["s", 1000],
+  ];
+  for (const [unit, size] of units) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
+/** "10m", "1h", "90s", "1w", "500ms" or a bare number of seconds → milliseconds; NaN when invalid. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)?$/.exec(text.trim());
+  if (!m) return Number.NaN;
+  const n = Number(m[1]);
+  const unit = m[2] ?? "s";
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3600_000, d: 86_400_000, w: 604_800_000 }[unit]!;
+  return Math.round(n * factor);
+}

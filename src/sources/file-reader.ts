@@ -1,0 +1,110 @@
+import { createReadStream } from "node:fs";
+import { open, stat } from "node:fs/promises";
+import { createGunzip } from "node:zlib";
+import type { LineScanner } from "./line-scanner.js";
+
+const CHUNK = 1 << 20;
+
+/** A file that cannot be scanned, with words for the user. */
+export class InputError extends Error {}
+
+/**
+ * Reads a whole log (a plain file, a rotated `.gz`, or `-` for standard input) through a
+ * LineScanner in large chunks, carrying a partial last line over to the next chunk.
+ * Returns the file's modification time (the reference for yearless dates).
+ */
+export async function scanInput(path: string, scanner: LineScanner): Promise<void> {
+  if (path === "-") return scanStream(process.stdin, scanner);
+  if (path.endsWith(".gz")) return scanStream(createReadStream(path).pipe(createGunzip()), scanner, path);
+  const handle = await open(path, "r");
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK * 2);
+    let filled = 0;
+    let first = true;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, filled, buf.length - filled, null);
+      if (first) {
+        rejectBinary(buf.subarray(0, bytesRead), path);
+        first = false;
+      }
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+      filled = scanWhole(buf, filled, scanner);
+    }
+    scanner.scanLast(buf, 0, filled);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Checks that `path` can be scanned; returns its modification time. */
+export async function checkInput(path: string): Promise<number> {
+  if (path === "-") return Date.now();
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new InputError(`${path}: no such file`);
+    if (code === "EACCES") throw new InputError(`${path}: permission denied (run as root or add yourself to the asterisk group)`);
+    throw new InputError(`${path}: cannot read (${code ?? String(err)})`);
+  }
+  if (info.isDirectory()) throw new InputError(`${path}: is a directory, not a log file`);
+  try {
+    const h = await open(path, "r");
+    await h.close();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EACCES") throw new InputError(`${path}: permission denied (run as root or add yourself to the asterisk group)`);
+    throw new InputError(`${path}: cannot open (${code ?? String(err)})`);
+  }
+  return info.mtimeMs;
+}
+
+// Hands the whole lines in buf[0, filled) to the scanner and moves the partial rest to the front.
+function scanWhole(buf: Buffer, filled: number, scanner: LineScanner): number {
+  const lastNewline = buf.lastIndexOf(0x0a, filled - 1);
+  if (lastNewline === -1) {
+    // One line longer than the buffer: skip it whole rather than grow without bound.
+    if (filled === buf.length) {
+      scanner.linesRead++;
+      return 0;
+    }
+    return filled;
+  }
+  scanner.scan(buf, lastNewline + 1);
+  const rest = filled - (lastNewline + 1);
+  buf.copy(buf, 0, lastNewline + 1, filled);
+  return rest;
+}
+
+async function scanStream(stream: NodeJS.ReadableStream, scanner: LineScanner, path = "-"): Promise<void> {
+  const buf = Buffer.allocUnsafe(CHUNK * 2);
+  let filled = 0;
+  let first = true;
+  try {
+    for await (const piece of stream as AsyncIterable<Buffer>) {
+      let offset = 0;
+      if (first) {
+        rejectBinary(piece, path);
+        first = false;
+      }
+      while (offset < piece.length) {
+        const n = Math.min(piece.length - offset, buf.length - filled);
+        piece.copy(buf, filled, offset, offset + n);
+        filled += n;
+        offset += n;
+        filled = scanWhole(buf, filled, scanner);
+      }
+    }
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(`${path}: ${(err as Error).message}`);
+  }
+  scanner.scanLast(buf, 0, filled);
+}
+
+function rejectBinary(head: Buffer, path: string): void {
+  const probe = head.subarray(0, 8192);
+  if (probe.includes(0)) throw new InputError(`${path}: looks like a binary file, not a text log`);
+}
