@@ -36,7 +36,9 @@ export interface ExpectedEvent {
  */
 export function readCorpus(dir: string): CorpusCase[] {
   const cases: CorpusCase[] = [];
-  for (const name of readdirSync(dir).filter((n) => n.endsWith(".txt")).sort()) {
+  for (const name of readdirSync(dir)
+    .filter((n) => n.endsWith(".txt"))
+    .sort()) {
     const text = readFileSync(join(dir, name), "utf8");
     let current: CorpusCase | null = null;
     let comment = "";

@@ -15,7 +15,11 @@ const DEFAULT_REFERENCE = Date.parse("2024-03-10T12:00:00Z");
 function run(lines: string[], reference: number): { events: FailureEvent[]; detector: Detector } {
   const detector = new Detector({ rules: builtinRules, referenceTime: reference });
   const events: FailureEvent[] = [];
-  for (const line of lines) detector.line(line, (e) => events.push(e));
+  let offset = 0;
+  for (const line of lines) {
+    detector.line(line, offset, (e) => events.push(e));
+    offset += Buffer.byteLength(line) + 1;
+  }
   detector.flush((e) => events.push(e));
   return { events, detector };
 }
@@ -29,7 +33,8 @@ describe("detector corpus", () => {
       const got = events.map((e) => `${e.rule} ${e.ip}`);
       const want = c.expect.map((e) => `${e.rule} ${e.ip}`);
       assert.deepEqual(got, want, `events for:\n${c.lines.join("\n")}`);
-      if (c.ambiguous) assert.ok(detector.stats.ambiguous > 0, "expected the line to be counted as ambiguous");
+      if (c.ambiguous)
+        assert.ok(detector.stats.ambiguous > 0, "expected the line to be counted as ambiguous");
       c.expect.forEach((exp, i) => {
         const ev = events[i]!;
         for (const [key, value] of Object.entries(exp.fields)) {

@@ -6,11 +6,17 @@ export function formatTime(ms: number): string {
 }
 
 /** Lays out rows under headers, each column as wide as its widest cell. */
-export function table(headers: string[], rows: string[][], rightAligned: ReadonlySet<number> = new Set()): string {
+export function table(
+  headers: string[],
+  rows: string[][],
+  rightAligned: ReadonlySet<number> = new Set(),
+): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells
-      .map((c, i) => (i === cells.length - 1 ? c : rightAligned.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .map((c, i) =>
+        i === cells.length - 1 ? c : rightAligned.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!),
+      )
       .join("  ")
       .trimEnd();
   return [line(headers), ...rows.map(line)].join("\n");

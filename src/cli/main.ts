@@ -3,9 +3,13 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config/load.js";
 import { InputError } from "../sources/file-reader.js";
+import { registerBanCommands } from "./ban.js";
+import { registerFirewallCommands } from "./firewall.js";
 import { registerScan } from "./scan.js";
 
-const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
 
 const program = new Command("sipban")
   .description("Detect and block SIP brute-force and scanning attacks on Asterisk, FreeSWITCH and Kamailio")
@@ -14,6 +18,8 @@ const program = new Command("sipban")
   .exitOverride();
 
 registerScan(program);
+registerBanCommands(program);
+registerFirewallCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -5,6 +5,7 @@ import { formatMs, parseDuration } from "../policy/policy.js";
 import { InputError } from "../sources/file-reader.js";
 import { scanFiles, type ScanResult } from "../report/scan-files.js";
 import { resolveConfig } from "./config-option.js";
+import { type BanContext, openBanContext } from "./context.js";
 import { clip, formatTime, printable, table } from "./format.js";
 
 const DEFAULT_LOGS = ["/var/log/asterisk/messages", "/var/log/asterisk/messages.log"];
@@ -14,6 +15,7 @@ interface ScanOptions {
   explain?: boolean;
   maxretry?: string;
   findtime?: string;
+  ban?: boolean;
 }
 
 export function registerScan(program: Command): void {
@@ -22,19 +24,28 @@ export function registerScan(program: Command): void {
     .description("read whole log files and report who is attacking (the cron use)")
     .argument("[files...]", "log files, rotated .gz files, or - for standard input", [])
     .option("--json", "print a JSON report for scripts")
-    .option("--explain", "show which rule matched each line, and lines that look like failures but matched none")
+    .option(
+      "--explain",
+      "show which rule matched each line, and lines that look like failures but matched none",
+    )
     .option("--maxretry <n>", "failures that earn a ban (default from the configuration: 5)")
     .option("--findtime <duration>", "window the failures must fall in, e.g. 10m")
+    .option(
+      "--ban",
+      "ban what the policy decides (for cron: running it again on the same log changes nothing)",
+    )
     .action(async (files: string[], options: ScanOptions, command: Command) => {
       const config = resolveConfig(command.optsWithGlobals().config);
       if (options.maxretry !== undefined) {
         const n = Number(options.maxretry);
-        if (!Number.isFinite(n) || n <= 0) throw new InputError(`--maxretry: "${options.maxretry}" is not a positive number`);
+        if (!Number.isFinite(n) || n <= 0)
+          throw new InputError(`--maxretry: "${options.maxretry}" is not a positive number`);
         config.policy.maxretry = n;
       }
       if (options.findtime !== undefined) {
         const ms = parseDuration(options.findtime);
-        if (!(ms > 0)) throw new InputError(`--findtime: "${options.findtime}" is not a duration (write 90s, 10m, 1h)`);
+        if (!(ms > 0))
+          throw new InputError(`--findtime: "${options.findtime}" is not a duration (write 90s, 10m, 1h)`);
         config.policy.findtime = ms;
       }
       const paths = files.length > 0 ? files : DEFAULT_LOGS.filter((p) => existsSync(p));
@@ -42,15 +53,65 @@ export function registerScan(program: Command): void {
         throw new InputError(`no log file found at ${DEFAULT_LOGS.join(" or ")}: name the files to scan`);
       }
       const explained: string[] = [];
-      const observe = options.explain ? (line: string, o: LineOutcome) => explained.push(explainLine(line, o)) : undefined;
-      const result = await scanFiles(paths, config, observe);
-      if (options.json) {
-        process.stdout.write(`${JSON.stringify(toJson(result, config.policy), null, 2)}\n`);
-        return;
+      const observe = options.explain
+        ? (line: string, o: LineOutcome) => explained.push(explainLine(line, o))
+        : undefined;
+      const ctx = options.ban ? openBanContext(config) : undefined;
+      try {
+        const result = await scanFiles(paths, config, observe, ctx && ((ip) => ctx.store.offences(ip)));
+        const applied = ctx ? await applyDecisions(ctx, result) : undefined;
+        print(result, config.policy, options, explained, applied);
+      } finally {
+        ctx?.close();
       }
-      if (options.explain) process.stdout.write(`${explained.filter(Boolean).join("\n")}\n\n`);
-      process.stdout.write(`${renderTable(result, config.policy)}\n`);
     });
+}
+
+async function applyDecisions(ctx: BanContext, result: ScanResult) {
+  const now = Date.now();
+  const bans = result.decisions.map((d) => ({
+    ip: d.ip,
+    since: d.at,
+    until: d.until,
+    reason: d.reason,
+    origin: "policy",
+    evidence: d.evidence,
+  }));
+  return ctx.manager.apply(bans, now);
+}
+
+function print(
+  result: ScanResult,
+  policy: PolicyView,
+  options: ScanOptions,
+  explained: string[],
+  applied: Awaited<ReturnType<typeof applyDecisions>> | undefined,
+): void {
+  if (options.json) {
+    const json = toJson(result, policy);
+    const banned = applied && {
+      added: applied.added.map((b) => b.ip),
+      skipped: applied.skipped,
+    };
+    process.stdout.write(`${JSON.stringify(banned ? { ...json, banned } : json, null, 2)}\n`);
+    return;
+  }
+  if (options.explain) process.stdout.write(`${explained.filter(Boolean).join("\n")}\n\n`);
+  process.stdout.write(`${renderTable(result, policy)}\n`);
+  if (applied) process.stdout.write(`\n${renderApplied(applied)}\n`);
+}
+
+function renderApplied(applied: Awaited<ReturnType<typeof applyDecisions>>): string {
+  const count = (why: string) => applied.skipped.filter((s) => s.why === why).length;
+  const lines = [
+    `Banned ${applied.added.length} address(es)${applied.added.length ? `: ${applied.added.map((b) => b.ip).join(", ")}` : ""}.`,
+  ];
+  if (count("already banned")) lines.push(`${count("already banned")} already banned: left as they are.`);
+  if (count("already over"))
+    lines.push(`${count("already over")} ban(s) would already have ended by now: not applied.`);
+  if (count("allowlisted") + count("protected"))
+    lines.push(`${count("allowlisted") + count("protected")} allowlisted or protected: never banned.`);
+  return lines.join("\n");
 }
 
 function explainLine(line: string, o: LineOutcome): string {
@@ -125,14 +186,20 @@ function renderTable(result: ScanResult, policy: PolicyView): string {
   const s = result.stats;
   if (s.injections) notes.push(`${s.injections} log injection attempt(s) caught`);
   if (s.ambiguous) notes.push(`${s.ambiguous} crafted line(s) with more than one possible address ignored`);
-  if (s.unmatched) notes.push(`${s.unmatched} line(s) look like failures but matched no rule (see --explain)`);
+  if (s.unmatched)
+    notes.push(`${s.unmatched} line(s) look like failures but matched no rule (see --explain)`);
   if (s.duplicates) notes.push(`${s.duplicates} attempt(s) logged twice, counted once`);
-  if (result.allowlisted) notes.push(`${result.allowlisted} failure(s) from allowlisted addresses, never banned`);
+  if (result.allowlisted)
+    notes.push(`${result.allowlisted} failure(s) from allowlisted addresses, never banned`);
   if (s.oversized) notes.push(`${s.oversized} oversized line(s) skipped`);
   return [
     head,
     "",
-    table(["ADDRESS", "FAILURES", "BAN", "FIRST SEEN", "LAST SEEN", "REASONS", "USERS TRIED"], rows, new Set([1])),
+    table(
+      ["ADDRESS", "FAILURES", "BAN", "FIRST SEEN", "LAST SEEN", "REASONS", "USERS TRIED"],
+      rows,
+      new Set([1]),
+    ),
     ...(notes.length ? ["", ...notes.map((n) => `Note: ${n}.`)] : []),
   ].join("\n");
 }

@@ -19,7 +19,9 @@ export function loadConfig(path: string): Config {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new ConfigError(`${path}: cannot read the configuration (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw new ConfigError(
+      `${path}: cannot read the configuration (${(err as NodeJS.ErrnoException).code ?? err})`,
+    );
   }
   return parseConfig(text, path);
 }
@@ -44,7 +46,9 @@ export function parseConfig(text: string, path: string): Config {
         throw new ConfigError(`${path}:${at}: ${err.message}`);
       }
       if (err instanceof UnknownRuleError) {
-        throw new ConfigError(`${path}:${lineOfPath(doc, ["detect", err.section, err.id], lineOf)}: ${err.message}`);
+        throw new ConfigError(
+          `${path}:${lineOfPath(doc, ["detect", err.section, err.id], lineOf)}: ${err.message}`,
+        );
       }
       throw err;
     }

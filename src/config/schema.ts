@@ -50,11 +50,20 @@ const firewall = z.strictObject({
   /** ipset's maxelem: the most addresses one set holds (ipset's own default, 65536, is too small). */
   maxelem: z.number().int().min(1024).default(1_048_576),
   /** Name of sipban's nftables table / iptables chain / ipset sets prefix. */
-  name: z.string().regex(/^[a-z][a-z0-9_-]{0,15}$/, "lower-case letters, digits, - and _, at most 16").default("sipban"),
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]{0,15}$/, "lower-case letters, digits, - and _, at most 16")
+    .default("sipban"),
 });
 
 export const configSchema = z.strictObject({
   firewall: firewall.prefault({}),
+  state: z
+    .strictObject({
+      /** SQLite database: active bans, ban history, read positions. */
+      path: z.string().min(1).default("/var/lib/sipban/sipban.db"),
+    })
+    .prefault({}),
   policy: z
     .strictObject({
       maxretry: z.number().positive().default(5),

@@ -63,7 +63,11 @@ export class Coalescer {
       p[kind]++;
       p.time = event.time;
     } else {
-      this.remember(this.pending, key, { time: event.time, notice: kind === "notice" ? 1 : 0, security: kind === "security" ? 1 : 0 });
+      this.remember(this.pending, key, {
+        time: event.time,
+        notice: kind === "notice" ? 1 : 0,
+        security: kind === "security" ? 1 : 0,
+      });
     }
     return false;
   }

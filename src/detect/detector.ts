@@ -1,8 +1,9 @@
 import { Coalescer } from "./coalesce.js";
 import type { FailureEvent, LogRecord } from "./event.js";
 import { LayoutParser } from "./layout.js";
-import { AMBIGUOUS, INCOMPLETE, type Rule } from "./rule.js";
-import { SplitGuard } from "./split-guard.js";
+import { AMBIGUOUS, DIALPLAN, INCOMPLETE, type Rule, type RuleHit } from "./rule.js";
+import { splitRemainder } from "./rules/remainders.js";
+import { type Signal, SplitGuard } from "./split-guard.js";
 import { TimestampParser } from "./timestamp.js";
 
 /** What became of one line that contained a rule's literal (for `scan --explain`). */
@@ -31,7 +32,7 @@ export interface DetectorStats {
   unmatched: number;
   /** Lines whose text could place the address in more than one spot: nobody is blamed. */
   ambiguous: number;
-  /** Lines dropped because they stood inside a split record. */
+  /** Lines dropped because they stood inside a split record or a packet dump. */
   distrusted: number;
   /** Split or forged records caught; their authors are reported with reason "Log injection attempt". */
   injections: number;
@@ -43,11 +44,29 @@ export interface DetectorStats {
   undated: number;
 }
 
+/** A line read and judged, waiting for the split guard to say it is safe. */
+interface Candidate {
+  line: string;
+  time: number;
+  rule?: Rule;
+  hit?: RuleHit;
+  ambiguous?: string;
+  unmatched?: boolean;
+  noPrefix?: boolean;
+}
+
 const MAX_LINE = 16_384;
 
+// Dumps of raw packets: pjproject's "Error processing N bytes packet" and `pjsip set logger`.
+const DUMP_HEADER = /(?:Error processing (\d+) bytes packet from |<--- (?:Received|Transmitting) SIP (?:request|response) \((\d+) bytes\) )/;
+
+/** Byte strings of lines that guard others (dumps, split dialplan lines), fed along with the rules' literals. */
+const GUARD_LITERALS = ["bytes packet from ", "<--- Received SIP ", "<--- Transmitting SIP ", " Ext. "];
+
 /**
- * Turns physical log lines into failure events: prefix → split guard → rules → coalescing.
- * Stateful per input stream (split records and duplicate lines span lines): use one per file.
+ * Turns log lines into failure events: prefix → rules → split guard → coalescing. Only lines that
+ * hold a literal need to be fed (with their byte offset in the input). Stateful per input stream
+ * (split records and duplicate lines span lines): use one per file.
  */
 export class Detector {
   readonly stats: DetectorStats = {
@@ -61,9 +80,10 @@ export class Detector {
   };
   private readonly layout: LayoutParser;
   private readonly timestamps: TimestampParser;
-  private readonly guard = new SplitGuard();
+  private readonly guard = new SplitGuard<Candidate>();
   private readonly coalescer = new Coalescer();
   private readonly byComponent = new Map<string, Rule[]>();
+  private readonly dialplan: Rule[] = [];
   private readonly anywhere: Rule[] = [];
   private readonly lineRules: Rule[] = [];
   private readonly allLiterals: string[];
@@ -75,150 +95,173 @@ export class Detector {
     this.lastTime = this.timestamps.reference();
     this.allLiterals = [...new Set(options.rules.flatMap((r) => r.literals))];
     for (const rule of options.rules) {
-      if (rule.onLine) {
-        this.lineRules.push(rule);
-        continue;
-      }
-      if (!rule.components) {
-        this.anywhere.push(rule);
-        continue;
-      }
-      for (const c of rule.components) {
-        const list = this.byComponent.get(c) ?? [];
-        list.push(rule);
-        this.byComponent.set(c, list);
-      }
+      if (rule.onLine) this.lineRules.push(rule);
+      else if (!rule.components) this.anywhere.push(rule);
+      else
+        for (const c of rule.components) {
+          if (c === DIALPLAN) {
+            this.dialplan.push(rule);
+            continue;
+          }
+          const list = this.byComponent.get(c) ?? [];
+          list.push(rule);
+          this.byComponent.set(c, list);
+        }
     }
   }
 
-  /** The byte strings a line must contain for any rule to match it; empty when a rule needs every line. */
+  /** The byte strings a line must contain to be fed; empty when a rule needs every line. */
   literals(): string[] {
-    return this.options.rules.some((r) => r.literals.length === 0) ? [] : this.allLiterals;
+    if (this.options.rules.some((r) => r.literals.length === 0)) return [];
+    return [...new Set([...this.allLiterals, ...GUARD_LITERALS])];
   }
 
-  /** True while the detector needs every physical line, not only those with a literal. */
-  get wantsEveryLine(): boolean {
-    return this.guard.holding;
-  }
-
-  /** Feeds one physical line (without its newline) and emits the events it completes. */
-  line(text: string, emit: (event: FailureEvent) => void): void {
+  /** Feeds one line (without its newline) that starts at byte `offset` of the input. */
+  line(text: string, offset: number, emit: (event: FailureEvent) => void): void {
     if (text.length > MAX_LINE) {
       this.stats.oversized++;
       return;
     }
     const line = text.endsWith("\r") ? text.slice(0, -1) : text;
     const record = this.layout.parse(line);
-    const opensWindow = record !== null && isPhysicalSecurityRecord(line, record);
-    const { released, injector } = this.guard.push(line, record, opensWindow);
-    for (const held of released) this.read(held.line, held.record, emit);
-    if (injector) {
-      this.stats.injections++;
-      this.stats.distrusted = this.guard.distrusted;
-      this.count(
-        {
-          time: this.lastTime,
-          ...injector,
-          service: "security",
-          reason: "Log injection attempt (split record)",
-          rule: "security-split",
-          weight: 1,
-          instant: this.options.banInjection === true,
-          attempts: 1,
-          injection: true,
-        },
-        line,
-        undefined,
-        emit,
-      );
-    } else if (record === null && !released.length) {
-      this.options.observe?.(line, { kind: "no-prefix" });
-    }
+    const candidate = this.judge(line, record);
+    const signal = this.signal(line, record, candidate);
+    this.settle(this.guard.push(candidate, offset, text.length + 1, signal), emit);
   }
 
-  /** Ends the input: releases lines held by the split guard. */
+  /** Ends the input, or the source has gone quiet: releases what the split guard holds. */
   flush(emit: (event: FailureEvent) => void): void {
-    for (const held of this.guard.flush()) this.read(held.line, held.record, emit);
-    this.stats.distrusted = this.guard.distrusted;
+    this.settle(this.guard.flush(), emit);
     this.stats.undated = this.layout.undated;
   }
 
-  private read(line: string, record: LogRecord | null, emit: (event: FailureEvent) => void): void {
+  private settle(result: ReturnType<SplitGuard<Candidate>["push"]>, emit: (event: FailureEvent) => void): void {
+    for (const c of result.dropped) {
+      this.stats.distrusted++;
+      this.options.observe?.(c.line, { kind: "distrusted" });
+    }
+    if (result.injection) {
+      this.stats.injections++;
+      const injector = result.injection.injector;
+      if (injector) {
+        this.count(
+          {
+            time: this.lastTime,
+            ...injector,
+            service: "security",
+            reason: "Log injection attempt (split record)",
+            rule: "security-split",
+            weight: 1,
+            instant: this.options.banInjection === true,
+            attempts: 1,
+            injection: true,
+          },
+          "(split record)",
+          undefined,
+          emit,
+        );
+      }
+    }
+    for (const c of result.released) this.finish(c, emit);
+  }
+
+  /** Reads one line on its own: which rule takes it, and what it yields. */
+  private judge(line: string, record: LogRecord | null): Candidate {
+    const time = record?.time ?? this.lastTime;
+    if (record) this.lastTime = record.time;
     let tried = false;
-    if (record !== null) {
-      this.lastTime = record.time;
+    if (record && !record.broken) {
       const slash = record.component.lastIndexOf("/");
       const base = slash === -1 ? record.component : record.component.slice(slash + 1);
-      for (const rules of [this.byComponent.get(base), this.anywhere]) {
+      const lists = [this.byComponent.get(base), base.startsWith("Ext. ") ? this.dialplan : undefined, this.anywhere];
+      for (const rules of lists) {
         if (!rules) continue;
-        const result = this.tryRules(rules, record.message, line, record.time, emit);
-        if (result === "done") return;
-        tried ||= result === "tried";
+        const c = this.tryRules(rules, record.message, line, time);
+        if (c !== null && c !== "tried" && c !== "incomplete") return c;
+        tried ||= c !== null;
       }
     }
     if (this.lineRules.length > 0) {
-      const result = this.tryRules(this.lineRules, line, line, this.lastTime, emit);
-      if (result === "done") return;
-      tried ||= result === "tried";
+      const c = this.tryRules(this.lineRules, line, line, time);
+      if (c !== null && c !== "tried" && c !== "incomplete") return c;
+      tried ||= c === "tried";
     }
-    if (record === null) {
-      this.options.observe?.(line, { kind: "no-prefix" });
-      return;
-    }
-    // Lines fed only because the split guard wanted every line are not failures that went unseen.
-    if (tried || this.allLiterals.some((l) => line.includes(l))) {
-      this.stats.unmatched++;
-      this.options.observe?.(line, { kind: "unmatched" });
-    }
+    if (record === null) return { line, time, noPrefix: true };
+    return { line, time, unmatched: tried || this.allLiterals.some((l) => line.includes(l)) };
   }
 
-  /** Runs rules whose literal `text` holds: "done" once one decided, "tried" when one had its literal. */
-  private tryRules(
-    rules: readonly Rule[],
-    text: string,
-    line: string,
-    time: number,
-    emit: (event: FailureEvent) => void,
-  ): "done" | "tried" | "none" {
-    let tried = false;
+  /** The first rule that takes the text decides; "incomplete" when one saw only a record's start. */
+  private tryRules(rules: readonly Rule[], text: string, line: string, time: number): Candidate | "tried" | "incomplete" | null {
+    let outcome: "tried" | "incomplete" | null = null;
     for (const rule of rules) {
       if (rule.literals.length > 0 && !rule.literals.some((l) => text.includes(l))) continue;
-      tried = true;
       const hit = rule.match(text);
-      if (hit === null || hit === INCOMPLETE) continue;
-      if (hit === AMBIGUOUS) {
-        this.stats.ambiguous++;
-        this.options.observe?.(line, { kind: "ambiguous", rule: rule.id });
-        return "done";
-      }
-      const injection = hit.injection === true;
-      if (injection) this.stats.injections++;
-      const event: FailureEvent = {
-        time,
-        ip: hit.ip,
-        port: hit.port,
-        service: injection ? "security" : rule.service,
-        reason: hit.reason,
-        user: hit.user,
-        rule: injection ? "security-injection" : rule.id,
-        weight: this.options.weights?.[rule.id] ?? rule.weight ?? 1,
-        instant: injection ? this.options.banInjection === true : rule.instant === true,
-        attempts: 1,
-        callId: hit.callId,
-        injection: injection || undefined,
-      };
-      this.count(event, line, hit.runningTries, emit);
-      return "done";
+      if (hit === AMBIGUOUS) return { line, time, ambiguous: rule.id };
+      if (hit === INCOMPLETE) outcome = "incomplete";
+      else if (hit !== null) return { line, time, rule, hit };
+      else outcome ??= "tried";
     }
-    return tried ? "tried" : "none";
+    return outcome;
   }
 
-  private count(
-    event: FailureEvent,
-    line: string,
-    runningTries: number | undefined,
-    emit: (event: FailureEvent) => void,
-  ): void {
+  /** What the line says about its neighbours (see SplitGuard). */
+  private signal(line: string, record: LogRecord | null, c: Candidate): Signal | null {
+    const dump = DUMP_HEADER.exec(line);
+    if (dump) return { kind: "dump", bytes: Number(dump[1] ?? dump[2]) };
+    // The [json] formatter escapes line breaks: its records are never split over lines.
+    const json = line.charCodeAt(0) === 0x7b;
+    if (json) return null;
+    // A remainder first: an attacker may dress the real remainder up as the start of a record.
+    const remainder = splitRemainder(line, record);
+    if (remainder) return { kind: "remainder", injector: remainder.injector };
+    if (record?.broken) return { kind: "start" };
+    if (record && !c.hit && !c.ambiguous && this.startsButDoesNotEnd(record)) return { kind: "start" };
+    if (record?.message.startsWith("SecurityEvent=")) return { kind: "security-start" };
+    return null;
+  }
+
+  private startsButDoesNotEnd(record: LogRecord): boolean {
+    const slash = record.component.lastIndexOf("/");
+    const base = slash === -1 ? record.component : record.component.slice(slash + 1);
+    return (this.byComponent.get(base) ?? []).some((r) => r.match(record.message) === INCOMPLETE);
+  }
+
+  /** A line the guard let through: count it (once) and tell the observer. */
+  private finish(c: Candidate, emit: (event: FailureEvent) => void): void {
+    if (c.ambiguous) {
+      this.stats.ambiguous++;
+      this.options.observe?.(c.line, { kind: "ambiguous", rule: c.ambiguous });
+      return;
+    }
+    if (!c.hit || !c.rule) {
+      if (c.noPrefix) this.options.observe?.(c.line, { kind: "no-prefix" });
+      else if (c.unmatched) {
+        this.stats.unmatched++;
+        this.options.observe?.(c.line, { kind: "unmatched" });
+      }
+      return;
+    }
+    const { hit, rule } = c;
+    const injection = hit.injection === true;
+    if (injection) this.stats.injections++;
+    const event: FailureEvent = {
+      time: c.time,
+      ip: hit.ip,
+      port: hit.port,
+      service: injection ? "security" : rule.service,
+      reason: hit.reason,
+      user: hit.user,
+      rule: injection ? "security-injection" : rule.id,
+      weight: this.options.weights?.[rule.id] ?? rule.weight ?? 1,
+      instant: injection ? this.options.banInjection === true : rule.instant === true,
+      attempts: 1,
+      callId: hit.callId,
+      injection: injection || undefined,
+    };
+    this.count(event, c.line, hit.runningTries, emit);
+  }
+
+  private count(event: FailureEvent, line: string, runningTries: number | undefined, emit: (event: FailureEvent) => void): void {
     const accepted = this.coalescer.accept(event, runningTries);
     if (accepted === null) {
       this.stats.duplicates++;
@@ -228,9 +271,4 @@ export class Detector {
     this.options.observe?.(line, { kind: "event", event: accepted });
     emit(accepted);
   }
-}
-
-// The [json] formatter escapes line breaks, so only a plain-text security record can be split.
-function isPhysicalSecurityRecord(line: string, record: LogRecord): boolean {
-  return line.charCodeAt(0) !== 0x7b && record.message.startsWith("SecurityEvent=");
 }

@@ -42,4 +42,6 @@ export interface LogRecord {
   /** Source file as the server printed it (`chan_sip.c`, `res_pjsip/pjsip_distributor.c`, `Ext. s`). */
   component: string;
   message: string;
+  /** Asterisk's prefix without the rest of its layout: the record was split (see SplitGuard). */
+  broken?: boolean;
 }

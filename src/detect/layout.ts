@@ -39,9 +39,11 @@ export class LayoutParser {
     return { time, level: "", component: program, message: body };
   }
 
-  private asteriskBody(time: number, level: string, rest: string): LogRecord | null {
+  private asteriskBody(time: number, level: string, rest: string): LogRecord {
     const m = ORIGIN.exec(rest);
-    if (!m) return null;
+    // Asterisk's prefix, then no `file: ` before the line ends: the record was cut by a raw
+    // newline (a dialled extension in `Ext. <exten>`, say) and continues on the next line.
+    if (!m) return { time, level, component: "", message: rest, broken: true };
     const component = m[1] ?? m[2]!;
     // ast_trace_log() indents its messages (`res_pjsip_session.c:  anonymous: Call ...`).
     return { time, level, component, message: m[3]!.trimStart() };

@@ -51,6 +51,9 @@ export interface Rule {
   match(message: string): RuleResult;
 }
 
+/** In a rule's `components`: dialplan `Log()` lines (`Ext. <exten>`), whatever the extension. */
+export const DIALPLAN = "Ext.";
+
 /** Parses an address text, or returns null (no event without a valid address). */
 export function address(text: string | undefined, bareV6Port = false): { ip: string; port?: number } | null {
   return text === undefined ? null : parseHostPort(text, bareV6Port);

@@ -1,3 +1,4 @@
+import type { Config } from "../config/schema.js";
 import type { FailureEvent } from "../detect/event.js";
 import type { Allowlist } from "./allowlist.js";
 
@@ -21,6 +22,19 @@ export const DEFAULT_POLICY: PolicyConfig = {
   maxbantimeMs: 7 * 24 * 3600_000,
   maxTracked: 1_000_000,
 };
+
+/** The policy section of a loaded configuration, as the engine takes it. */
+export function policyConfig(config: Config): PolicyConfig {
+  const p = config.policy;
+  return {
+    maxretry: p.maxretry,
+    findtimeMs: p.findtime,
+    bantimeMs: p.bantime,
+    factor: p.factor,
+    maxbantimeMs: p.maxbantime,
+    maxTracked: p.maxTracked,
+  };
+}
 
 /** Why an address was banned: what it did, in numbers and samples. */
 export interface Evidence {
@@ -71,6 +85,8 @@ export class BanPolicy {
   constructor(
     private readonly config: PolicyConfig,
     private readonly allowlist: Allowlist,
+    /** Bans an address had before this policy started (from the store), for escalation. */
+    private readonly history: (ip: string) => number = () => 0,
   ) {}
 
   /** Seeds what the store remembers: an active ban and how many bans the address had. */
@@ -118,7 +134,7 @@ export class BanPolicy {
   }
 
   private decide(event: FailureEvent, c: Counter, now: number): Decision {
-    const previous = this.offences.get(event.ip) ?? 0;
+    const previous = this.offences.get(event.ip) ?? this.history(event.ip);
     const duration = event.instant
       ? this.config.maxbantimeMs
       : Math.min(this.config.bantimeMs * this.config.factor ** previous, this.config.maxbantimeMs);
@@ -130,7 +146,9 @@ export class BanPolicy {
       ip: event.ip,
       at: now,
       until,
-      reason: event.instant ? event.reason : `${c.failures} failures within ${formatMs(this.config.findtimeMs)}`,
+      reason: event.instant
+        ? event.reason
+        : `${c.failures} failures within ${formatMs(this.config.findtimeMs)}`,
       offence: previous + 1,
       evidence: {
         failures: c.failures,
@@ -149,7 +167,15 @@ export class BanPolicy {
       // Re-inserting keeps the Map in least-recently-seen order for eviction.
       this.counters.delete(ip);
     } else {
-      c = { times: [], weights: [], reasons: new Set(), users: new Set(), services: new Set(), firstSeen: now, failures: 0 };
+      c = {
+        times: [],
+        weights: [],
+        reasons: new Set(),
+        users: new Set(),
+        services: new Set(),
+        firstSeen: now,
+        failures: 0,
+      };
       if (this.counters.size >= this.config.maxTracked) this.evictOldest();
     }
     this.counters.set(ip, c);

@@ -40,7 +40,8 @@ export class OffenderReport {
     }
     o.failures += event.attempts;
     o.reasons[event.reason] = (o.reasons[event.reason] ?? 0) + event.attempts;
-    if (event.user !== undefined && o.users.length < MAX_USERS && !o.users.includes(event.user)) o.users.push(event.user);
+    if (event.user !== undefined && o.users.length < MAX_USERS && !o.users.includes(event.user))
+      o.users.push(event.user);
     if (!o.services.includes(event.service)) o.services.push(event.service);
     if (event.time < o.firstSeen) o.firstSeen = event.time;
     if (event.time > o.lastSeen) o.lastSeen = event.time;

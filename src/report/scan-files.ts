@@ -3,7 +3,7 @@ import { Detector, type DetectorStats, type LineOutcome } from "../detect/detect
 import type { FailureEvent } from "../detect/event.js";
 import { buildRules } from "../detect/ruleset.js";
 import { Allowlist } from "../policy/allowlist.js";
-import { BanPolicy, type Decision } from "../policy/policy.js";
+import { BanPolicy, type Decision, policyConfig } from "../policy/policy.js";
 import { checkInput, scanInput } from "../sources/file-reader.js";
 import { LineScanner } from "../sources/line-scanner.js";
 import { OffenderReport } from "./offenders.js";
@@ -25,6 +25,7 @@ export async function scanFiles(
   paths: readonly string[],
   config: Config,
   observe?: (line: string, outcome: LineOutcome) => void,
+  history?: (ip: string) => number,
 ): Promise<ScanResult> {
   const rules = buildRules(config.detect);
   const report = new OffenderReport();
@@ -53,23 +54,13 @@ export async function scanFiles(
       report.add(e);
       events.push(e);
     };
-    const scanner = new LineScanner(detector.literals(), { line: (t) => detector.line(t, emit), get wantsEveryLine() { return detector.wantsEveryLine; } });
+    const scanner = new LineScanner(detector.literals(), { line: (text, offset) => detector.line(text, offset, emit) });
     await scanInput(path, scanner);
     detector.flush(emit);
     linesRead += scanner.linesRead;
     for (const key of Object.keys(totals) as Array<keyof DetectorStats>) totals[key] += detector.stats[key];
   }
-  const policy = new BanPolicy(
-    {
-      maxretry: config.policy.maxretry,
-      findtimeMs: config.policy.findtime,
-      bantimeMs: config.policy.bantime,
-      factor: config.policy.factor,
-      maxbantimeMs: config.policy.maxbantime,
-      maxTracked: config.policy.maxTracked,
-    },
-    new Allowlist(config.allowlist),
-  );
+  const policy = new BanPolicy(policyConfig(config), new Allowlist(config.allowlist), history);
   // Rotated files may be given in any order: the policy sees failures as they happened.
   events.sort((a, b) => a.time - b.time);
   const decisions: Decision[] = [];

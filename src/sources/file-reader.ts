@@ -46,7 +46,8 @@ export async function checkInput(path: string): Promise<number> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new InputError(`${path}: no such file`);
-    if (code === "EACCES") throw new InputError(`${path}: permission denied (run as root or add yourself to the asterisk group)`);
+    if (code === "EACCES")
+      throw new InputError(`${path}: permission denied (run as root or add yourself to the asterisk group)`);
     throw new InputError(`${path}: cannot read (${code ?? String(err)})`);
   }
   if (info.isDirectory()) throw new InputError(`${path}: is a directory, not a log file`);
@@ -55,7 +56,8 @@ export async function checkInput(path: string): Promise<number> {
     await h.close();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EACCES") throw new InputError(`${path}: permission denied (run as root or add yourself to the asterisk group)`);
+    if (code === "EACCES")
+      throw new InputError(`${path}: permission denied (run as root or add yourself to the asterisk group)`);
     throw new InputError(`${path}: cannot open (${code ?? String(err)})`);
   }
   return info.mtimeMs;
@@ -68,6 +70,7 @@ function scanWhole(buf: Buffer, filled: number, scanner: LineScanner): number {
     // One line longer than the buffer: skip it whole rather than grow without bound.
     if (filled === buf.length) {
       scanner.linesRead++;
+      scanner.skip(filled);
       return 0;
     }
     return filled;

@@ -1,22 +1,22 @@
-/** Receives the lines worth decoding. */
+/** Receives the lines worth decoding, with the byte offset where each starts in the input. */
 export interface LineSink {
-  line(text: string): void;
-  /** While true the scanner hands over every line, not only those holding a literal. */
-  readonly wantsEveryLine: boolean;
+  line(text: string, offset: number): void;
 }
 
 const NEWLINE = 0x0a;
 
 /**
  * Finds, in raw bytes, the lines that contain at least one literal and decodes only those.
- * Most log lines are ordinary traffic: they cost one byte search per literal and no
- * allocation. Counts every line it passes.
+ * Most log lines are ordinary traffic: they cost a byte search per literal and no allocation.
+ * Counts every line it passes.
  */
 export class LineScanner {
   linesRead = 0;
+  /** Bytes of input before the chunk being scanned. */
+  private consumed = 0;
   private readonly needles: Buffer[];
   private readonly everyLine: boolean;
-  private hits: number[] = [];
+  private readonly hits: number[] = [];
 
   constructor(
     literals: readonly string[],
@@ -31,18 +31,11 @@ export class LineScanner {
   scan(buf: Buffer, end: number): void {
     this.countLines(buf, end);
     if (this.everyLine) {
-      for (let next = 0; next < end; ) next = this.emitLine(buf, next, end);
-      return;
+      for (let start = 0; start < end; ) start = this.emitLine(buf, start, end);
+    } else {
+      for (const start of this.findHitLines(buf, end)) this.emitLine(buf, start, end);
     }
-    const hits = this.findHitLines(buf, end);
-    let next = 0; // first byte not yet handed over
-    for (let i = 0; i < hits.length; i++) {
-      const start = hits[i]!;
-      if (start < next) continue;
-      next = this.emitLine(buf, start, end);
-      // A record split over lines: the sink needs the lines after it too.
-      while (this.sink.wantsEveryLine && next < end) next = this.emitLine(buf, next, end);
-    }
+    this.consumed += end;
   }
 
   /** Scans a last line that had no newline at the end of the input. */
@@ -50,15 +43,21 @@ export class LineScanner {
     if (end <= start) return;
     this.linesRead++;
     const line = buf.subarray(start, end);
-    if (this.everyLine || this.sink.wantsEveryLine || this.needles.some((n) => line.indexOf(n) !== -1)) {
-      this.sink.line(buf.toString("utf8", start, end));
+    if (this.everyLine || this.needles.some((n) => line.indexOf(n) !== -1)) {
+      this.sink.line(buf.toString("utf8", start, end), this.consumed + start);
     }
+    this.consumed += end - start;
+  }
+
+  /** Skips bytes that are not scanned (a line too long to hold), keeping offsets true. */
+  skip(bytes: number): void {
+    this.consumed += bytes;
   }
 
   private emitLine(buf: Buffer, start: number, end: number): number {
     let stop = buf.indexOf(NEWLINE, start);
     if (stop === -1 || stop > end) stop = end;
-    this.sink.line(buf.toString("utf8", start, stop));
+    this.sink.line(buf.toString("utf8", start, stop), this.consumed + start);
     return stop + 1;
   }
 
@@ -81,21 +80,17 @@ export class LineScanner {
       let p = buf.indexOf(needle, 0);
       if (p === -1 || p >= end) continue;
       sources++;
-      let lineEnd = -1;
       while (p !== -1 && p < end) {
-        if (p > lineEnd) {
-          const start = buf.lastIndexOf(NEWLINE, p) + 1;
-          hits.push(start);
-          lineEnd = buf.indexOf(NEWLINE, p);
-          if (lineEnd === -1) lineEnd = end;
-          p = buf.indexOf(needle, lineEnd + 1);
-        } else {
-          p = buf.indexOf(needle, p + 1);
-        }
+        hits.push(buf.lastIndexOf(NEWLINE, p) + 1);
+        const lineEnd = buf.indexOf(NEWLINE, p);
+        p = lineEnd === -1 ? -1 : buf.indexOf(needle, lineEnd + 1);
       }
     }
     if (sources > 1) {
       hits.sort((a, b) => a - b);
+      let w = 0;
+      for (let r = 0; r < hits.length; r++) if (r === 0 || hits[r] !== hits[r - 1]) hits[w++] = hits[r]!;
+      hits.length = w;
     }
     return hits;
   }

@@ -1,4 +1,14 @@
-import { AMBIGUOUS, address, cap, occursMoreThanOnce, type Rule, type RuleResult, sipUser } from "../rule.js";
+import {
+  AMBIGUOUS,
+  address,
+  cap,
+  DIALPLAN,
+  INCOMPLETE,
+  occursMoreThanOnce,
+  type Rule,
+  type RuleResult,
+  sipUser,
+} from "../rule.js";
 
 // Every reason chan_sip has printed after "Registration from ... failed for ...", 1.2 to 20.
 const SIP_REGISTER_REASONS = [
@@ -82,7 +92,7 @@ const pjsipRequest: Rule = {
   },
 };
 
-const TRANSPORT = "(?:(?:UDP|TCP|TLS|WS|WSS):)?";
+const TRANSPORT = "(?:(UDP|TCP|TLS|WS|WSS):)?";
 
 // chan_sip: `Call from '<user>' (<addr>)`, PJSIP 13-16.14: `Call from '<endpoint>' (UDP:<addr>)`.
 // The caller's text stands on both sides of the address, so the delimiter must occur once.
@@ -91,18 +101,28 @@ const CALL_FROM = new RegExp(
   "s",
 );
 
+/** The fixed end of "Call from" lines, for recognising the remainder of a split one. */
+export const CALL_REMAINDER = /' rejected because extension not found in context '[^']*'\.$/;
+
+// The start of a "Call from" line whose end went to the next line (a raw newline in the number).
+const CALL_START = /^Call from '.*' \([^()\s]+\) to extension '/s;
+const PJSIP_CALL_START = /^[^\s':]+: Call \([^()\s]+\) to extension '/s;
+
 const callFrom: Rule = {
   id: "call-noext",
   service: "sip",
-  description: "chan_sip/PJSIP: Call from '<x>' (<addr>) to extension '<e>' rejected because extension not found",
+  description:
+    "chan_sip/PJSIP: Call from '<x>' (<addr>) to extension '<e>' rejected because extension not found",
   literals: ["rejected because extension not found"],
   components: ["chan_sip.c", "res_pjsip_session.c"],
   match(message) {
     const m = CALL_FROM.exec(message);
-    if (!m) return null;
+    if (!m) return CALL_START.test(message) ? INCOMPLETE : null;
     if (occursMoreThanOnce(message, ") to extension '")) return AMBIGUOUS;
-    const addr = address(m[2]);
-    return addr && { ...addr, reason: `Extension not found (${cap(m[3], 32)})`, user: cap(m[1]) || undefined };
+    // PJSIP before 16.15 printed `(UDP:<addr>)` with an unbracketed IPv6 address and its port.
+    const addr = address(m[3], m[2] !== undefined);
+    // The number dialled says more about toll fraud than the caller name: it is the "user" tried.
+    return addr && { ...addr, reason: "Extension not found", user: cap(m[4], 32) };
   },
 };
 
@@ -121,9 +141,9 @@ const pjsipCall: Rule = {
   components: ["res_pjsip_session.c"],
   match(message) {
     const m = PJSIP_CALL.exec(message);
-    if (!m) return null;
-    const addr = address(m[2]);
-    return addr && { ...addr, reason: `Extension not found (${cap(m[3], 32)})`, user: m[1] };
+    if (!m) return PJSIP_CALL_START.test(message) ? INCOMPLETE : null;
+    const addr = address(m[2], true);
+    return addr && { ...addr, reason: "Extension not found", user: cap(m[3], 32) };
   },
 };
 

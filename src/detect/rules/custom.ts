@@ -24,7 +24,11 @@ export function customRule(config: CustomRuleConfig, index: number): Rule {
     throw new RuleError(index, "regex", `rule "${config.id}": invalid regex: ${(err as Error).message}`);
   }
   if (!/\(\?<ip>/.test(config.regex)) {
-    throw new RuleError(index, "regex", `rule "${config.id}": the regex needs a named group (?<ip>...) for the address`);
+    throw new RuleError(
+      index,
+      "regex",
+      `rule "${config.id}": the regex needs a named group (?<ip>...) for the address`,
+    );
   }
   const rule: Rule = {
     id: config.id,
@@ -43,11 +47,19 @@ export function customRule(config: CustomRuleConfig, index: number): Rule {
   };
   for (const example of config.examples) {
     if (config.contains && !example.includes(config.contains)) {
-      throw new RuleError(index, "examples", `rule "${config.id}": example does not contain "${config.contains}": ${example}`);
+      throw new RuleError(
+        index,
+        "examples",
+        `rule "${config.id}": example does not contain "${config.contains}": ${example}`,
+      );
     }
     const hit = rule.match(example);
     if (hit === null || typeof hit !== "object") {
-      throw new RuleError(index, "examples", `rule "${config.id}": example yields no valid address: ${example}`);
+      throw new RuleError(
+        index,
+        "examples",
+        `rule "${config.id}": example yields no valid address: ${example}`,
+      );
     }
   }
   return rule;

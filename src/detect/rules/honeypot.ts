@@ -1,7 +1,7 @@
-import { address, type Rule } from "../rule.js";
+import { address, DIALPLAN, type Rule } from "../rule.js";
 
 /**
- * A honeypot line bans at once. The address must end the message (an optional closing quote
+ * A honeypot line (a dialplan `Log()` line, `Ext. <exten>`) bans at once. The address must end the message (an optional closing quote
  * aside): the dialplan writes `${CHANNEL(recvip)}` last, and whatever the caller dialled or sent
  * stands before it, so nothing the caller writes can take its place. Lines that merely quote the
  * dialplan (`-- Executing [...] Log("...please block 1.2.3.4") in new stack`) do not end with it.
@@ -14,6 +14,8 @@ export function honeypotRule(id: string, phrase: string, description: string): R
     service: "honeypot",
     description,
     literals: [phrase],
+    // Only the dialplan's Log() writes honeypot lines; other messages end with attacker text.
+    components: [DIALPLAN],
     instant: true,
     match(message) {
       const m = pattern.exec(message);
@@ -25,7 +27,11 @@ export function honeypotRule(id: string, phrase: string, description: string): R
 }
 
 export const defaultHoneypotRules: readonly Rule[] = [
-  honeypotRule("honeypot-please-block", "please block", 'dialplan: Log(WARNING,"please block ${CHANNEL(recvip)}")'),
+  honeypotRule(
+    "honeypot-please-block",
+    "please block",
+    'dialplan: Log(WARNING,"please block ${CHANNEL(recvip)}")',
+  ),
   honeypotRule(
     "honeypot-freepbx",
     "Rejecting unknown SIP connection from",

@@ -1,5 +1,5 @@
 import { parseHostPort } from "../../net/address.js";
-import { cap, INCOMPLETE, type Rule, type RuleHit } from "../rule.js";
+import { cap, INCOMPLETE, occursMoreThanOnce, type Rule, type RuleHit } from "../rule.js";
 
 // res_security_log writes `SecurityEvent="<type>"` then `,Key="value"` for the required
 // information elements in a fixed order, then the optional ones. Nothing is escaped, and
@@ -29,15 +29,31 @@ export const SPLIT_REMAINDER = new RegExp(`^.*",LocalAddress="${ADDRESS}",${REMO
 
 const EVENT_TYPE = /^SecurityEvent="(\w+)"/;
 
+// With one address pair in the line there is nothing to confuse it with, so the optional
+// elements after it may hold anything (chan_sip copies an unquoted digest response, quotes and
+// all, into ReceivedHash).
+const SINGLE_PAIR = new RegExp(
+  `^SecurityEvent="(\\w+)",EventTV="[^"]*",Severity="\\w+",Service="(\\w+)",EventVersion="\\d+",AccountID="(.*)",SessionID="(.*)",LocalAddress="${ADDRESS}",${REMOTE}((?:,[A-Za-z]+=".*")*)$`,
+  "s",
+);
+
+/** Parses a whole record: strictly when attacker text repeats the address pair, else leniently. */
+function parseRecord(message: string): RegExpExecArray | null {
+  const strict = FULL.exec(message);
+  if (strict || occursMoreThanOnce(message, ",RemoteAddress=\"")) return strict;
+  return SINGLE_PAIR.exec(message);
+}
+
 export const securityEventRule: Rule = {
   id: "security-event",
   service: "security",
   description:
     'res_security_log: SecurityEvent="InvalidAccountID|ChallengeResponseFailed|InvalidPassword|FailedACL",...',
-  literals: ["SecurityEvent="],
+  // Every whole record and every remainder of a split one holds it.
+  literals: ["RemoteAddress="],
   components: ["res_security_log.c"],
   match(message) {
-    const m = FULL.exec(message);
+    const m = parseRecord(message);
     if (!m) {
       // A security record that does not close on its own line has been split.
       const type = EVENT_TYPE.exec(message);
@@ -56,9 +72,14 @@ export const securityEventRule: Rule = {
   },
 };
 
-/** Parses the remainder of a split record: the address of the attacker who split it. */
-export function splitRemainderAddress(line: string): { ip: string; port?: number } | null {
+/**
+ * The end of a security record standing on a line that is not a whole record: the remainder of
+ * a split. Returns the address it names (its author), or null when the line is no remainder.
+ */
+export function securityRemainder(line: string, message: string | undefined): { injector?: { ip: string; port?: number } } | null {
+  if (message !== undefined && parseRecord(message) !== null) return null;
   const m = SPLIT_REMAINDER.exec(line);
   if (!m) return null;
-  return parseHostPort(m[1]!.includes(":") ? `[${m[1]}]:${m[2]}` : `${m[1]}:${m[2]}`);
+  const injector = parseHostPort(m[1]!.includes(":") ? `[${m[1]}]:${m[2]}` : `${m[1]}:${m[2]}`) ?? undefined;
+  return { injector };
 }

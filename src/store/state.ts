@@ -1,0 +1,147 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+
+/** One ban as sipban remembers it. Times are epoch milliseconds; `until` 0 means no end. */
+export interface BanRecord {
+  ip: string;
+  since: number;
+  until: number;
+  reason: string;
+  /** Who decided it: "policy", "manual", "honeypot", or another host's name in a fleet. */
+  origin: string;
+  /** What the address did (counts, reasons, users tried, a sample line). */
+  evidence?: unknown;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS bans (
+  ip TEXT PRIMARY KEY,
+  since INTEGER NOT NULL,
+  until INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  evidence TEXT
+);
+CREATE TABLE IF NOT EXISTS history (
+  ip TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  until INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  origin TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_ip ON history (ip);
+CREATE TABLE IF NOT EXISTS positions (
+  source TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+`;
+
+/**
+ * sipban's state in SQLite (WAL): active bans, every ban ever made (for escalation), and how far
+ * each source has been read. A ban is committed here before anyone is told it exists, so a crash
+ * never loses an announced ban. Bans carry absolute times and their origin, so they can be shared
+ * between hosts as they are.
+ */
+export class StateStore {
+  private readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(path: string) {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma("busy_timeout = 5000");
+    this.db.exec(SCHEMA);
+    this.stmts = {
+      get: this.db.prepare("SELECT * FROM bans WHERE ip = ?"),
+      active: this.db.prepare("SELECT * FROM bans WHERE until = 0 OR until > ? ORDER BY since"),
+      upsert: this.db.prepare(
+        "INSERT OR REPLACE INTO bans (ip, since, until, reason, origin, evidence) VALUES (@ip, @since, @until, @reason, @origin, @evidence)",
+      ),
+      history: this.db.prepare(
+        "INSERT INTO history (ip, since, until, reason, origin) VALUES (@ip, @since, @until, @reason, @origin)",
+      ),
+      remove: this.db.prepare("DELETE FROM bans WHERE ip = ?"),
+      expired: this.db.prepare("SELECT ip FROM bans WHERE until != 0 AND until <= ?"),
+      removeExpired: this.db.prepare("DELETE FROM bans WHERE until != 0 AND until <= ?"),
+      offences: this.db.prepare("SELECT count(*) AS n FROM history WHERE ip = ?"),
+      getPosition: this.db.prepare("SELECT value FROM positions WHERE source = ?"),
+      setPosition: this.db.prepare("INSERT OR REPLACE INTO positions (source, value) VALUES (?, ?)"),
+    };
+  }
+
+  /** The ban on `ip` if one is active at `now`. */
+  activeBan(ip: string, now: number): BanRecord | undefined {
+    const row = this.stmts.get.get(ip) as Row | undefined;
+    if (!row || (row.until !== 0 && row.until <= now)) return undefined;
+    return fromRow(row);
+  }
+
+  activeBans(now: number): BanRecord[] {
+    return (this.stmts.active.all(now) as Row[]).map(fromRow);
+  }
+
+  /** Records bans (and their history) in one transaction. */
+  addBans(bans: readonly BanRecord[]): void {
+    this.db.transaction(() => {
+      for (const b of bans) {
+        const row = { ...b, evidence: b.evidence === undefined ? null : JSON.stringify(b.evidence) };
+        this.stmts.upsert.run(row);
+        this.stmts.history.run(row);
+      }
+    })();
+  }
+
+  /** Ends a ban early; history stays (escalation remembers it). Returns whether one existed. */
+  removeBan(ip: string): boolean {
+    return this.stmts.remove.run(ip).changes > 0;
+  }
+
+  /** Drops bans that ended by `now`; returns their addresses. */
+  expire(now: number): string[] {
+    return this.db.transaction(() => {
+      const ips = (this.stmts.expired.all(now) as Array<{ ip: string }>).map((r) => r.ip);
+      this.stmts.removeExpired.run(now);
+      return ips;
+    })();
+  }
+
+  /** How many bans `ip` has had, ever. */
+  offences(ip: string): number {
+    return (this.stmts.offences.get(ip) as { n: number }).n;
+  }
+
+  position(source: string): string | undefined {
+    return (this.stmts.getPosition.get(source) as { value: string } | undefined)?.value;
+  }
+
+  setPosition(source: string, value: string): void {
+    this.stmts.setPosition.run(source, value);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+interface Row {
+  ip: string;
+  since: number;
+  until: number;
+  reason: string;
+  origin: string;
+  evidence: string | null;
+}
+
+function fromRow(row: Row): BanRecord {
+  return {
+    ip: row.ip,
+    since: row.since,
+    until: row.until,
+    reason: row.reason,
+    origin: row.origin,
+    evidence: row.evidence === null ? undefined : JSON.parse(row.evidence),
+  };
+}

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { normalizeIp, parseHostPort } from "../src/net/address.js";
+
+describe("address parsing", () => {
+  const cases: Array<[string, boolean, { ip: string; port?: number } | null]> = [
+    ["203.0.113.5", false, { ip: "203.0.113.5" }],
+    ["203.0.113.5:5060", false, { ip: "203.0.113.5", port: 5060 }],
+    ["[2001:db8::7]:5060", false, { ip: "2001:db8::7", port: 5060 }],
+    ["[2001:DB8:0:0::7]", false, { ip: "2001:db8::7" }],
+    ["2001:db8::7", false, { ip: "2001:db8::7" }],
+    ["2001:db8::5:5060", true, { ip: "2001:db8::5", port: 5060 }],
+    ["::ffff:1.2.3.4", false, { ip: "1.2.3.4" }],
+    ["[::ffff:198.51.100.3]:5060", false, { ip: "198.51.100.3", port: 5060 }],
+    ["fe80::1%eth0", false, { ip: "fe80::1" }],
+    ["999.1.2.3", false, null],
+    ["01.2.3.4", false, null],
+    ["1.2.3.4:99999", false, null],
+    ["trunk1", false, null],
+    ["pbx.example.com:5060", false, null],
+    ["", false, null],
+    ["1.2.3.4:5060:7", false, null],
+  ];
+  for (const [text, bare, want] of cases) {
+    it(`${JSON.stringify(text)}${bare ? " (bare v6 port)" : ""}`, () => {
+      assert.deepEqual(parseHostPort(text, bare), want);
+    });
+  }
+
+  it("caches without mixing results", () => {
+    assert.equal(normalizeIp("2001:0db8::0001"), "2001:db8::1");
+    assert.equal(normalizeIp("2001:0db8::0001"), "2001:db8::1");
+    assert.equal(normalizeIp("nonsense"), null);
+  });
+});

@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError, defaultConfig, parseConfig } from "../src/config/load.js";
+
+function errorOf(yaml: string): string {
+  try {
+    parseConfig(yaml, "/etc/sipban/sipban.yaml");
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+    return err.message;
+  }
+  assert.fail("expected the configuration to be refused");
+}
+
+describe("configuration", () => {
+  it("has defaults for everything", () => {
+    const c = defaultConfig();
+    assert.equal(c.policy.maxretry, 5);
+    assert.equal(c.policy.findtime, 600_000);
+    assert.equal(c.firewall.backend, "nftables");
+  });
+
+  it("reads durations and lists", () => {
+    const c = parseConfig("policy:\n  findtime: 2m\n  bantime: 1d\nallowlist:\n  - 192.0.2.0/24\n", "x.yaml");
+    assert.equal(c.policy.findtime, 120_000);
+    assert.equal(c.policy.bantime, 86_400_000);
+    assert.deepEqual(c.allowlist, ["192.0.2.0/24"]);
+  });
+
+  it("names the file, line and unknown key", () => {
+    assert.equal(
+      errorOf("policy:\n  maxretry: 5\n  findtme: 10m\n"),
+      '/etc/sipban/sipban.yaml:3: unknown key "findtme" in policy',
+    );
+  });
+
+  it("names the line of a bad value", () => {
+    assert.match(
+      errorOf("policy:\n  maxretry: 5\n  bantime: forever\n"),
+      /^\/etc\/sipban\/sipban\.yaml:3: policy\.bantime: "forever" is not a duration/,
+    );
+  });
+
+  it("names the line of a bad allowlist entry", () => {
+    assert.match(
+      errorOf("allowlist:\n  - 192.0.2.0/24\n  - 10.0.0.300\n"),
+      /sipban\.yaml:3: allowlist\.1: "10\.0\.0\.300" is not an IP address/,
+    );
+  });
+
+  it("reports YAML syntax errors with a line", () => {
+    assert.match(errorOf("policy:\n  maxretry: [5\n"), /sipban\.yaml:\d+: /);
+  });
+
+  it("proves user rules on their examples at load time", () => {
+    const ok = parseConfig(
+      [
+        "detect:",
+        "  custom:",
+        "    - id: proxy",
+        "      regex: 'auth failed src=(?<ip>\\S+)$'",
+        "      contains: auth failed",
+        "      examples: ['auth failed src=203.0.113.5']",
+      ].join("\n"),
+      "x.yaml",
+    );
+    assert.equal(ok.detect.custom[0]!.id, "proxy");
+    assert.match(
+      errorOf(
+        ["detect:", "  custom:", "    - id: proxy", "      regex: 'auth failed src=(\\S+)$'"].join("\n"),
+      ),
+      /sipban\.yaml:4: rule "proxy": the regex needs a named group/,
+    );
+    assert.match(
+      errorOf(
+        [
+          "detect:",
+          "  custom:",
+          "    - id: proxy",
+          "      regex: 'src=(?<ip>\\S+)$'",
+          "      examples: ['src=pbx']",
+        ].join("\n"),
+      ),
+      /sipban\.yaml:5: rule "proxy": example yields no valid address/,
+    );
+    assert.match(
+      errorOf(["detect:", "  custom:", "    - id: p", "      regex: '(?<ip>['"].join("\n")),
+      /:4: rule "p": invalid regex/,
+    );
+  });
+
+  it("refuses unknown rule ids", () => {
+    assert.match(
+      errorOf("detect:\n  rules:\n    no-such-rule: true\n"),
+      /sipban\.yaml:3: unknown rule "no-such-rule"/,
+    );
+  });
+});

@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { FailureEvent } from "../src/detect/event.js";
+import { Allowlist } from "../src/policy/allowlist.js";
+import { BanPolicy, DEFAULT_POLICY, formatMs, parseDuration } from "../src/policy/policy.js";
+
+const MIN = 60_000;
+
+function failure(ip: string, time: number, extra: Partial<FailureEvent> = {}): FailureEvent {
+  return {
+    time,
+    ip,
+    service: "sip",
+    reason: "Wrong password",
+    rule: "sip-register",
+    weight: 1,
+    instant: false,
+    attempts: 1,
+    ...extra,
+  };
+}
+
+const allowlist = () => new Allowlist(["192.0.2.0/24", "2001:db8:1::/48"], { includeHost: false });
+
+describe("ban policy", () => {
+  it("bans at maxretry failures within findtime, not before", () => {
+    const p = new BanPolicy(DEFAULT_POLICY, allowlist());
+    for (let i = 0; i < 4; i++) assert.equal(p.onFailure(failure("203.0.113.5", i * MIN)), null);
+    const d = p.onFailure(failure("203.0.113.5", 4 * MIN));
+    assert.ok(d);
+    assert.equal(d.ip, "203.0.113.5");
+    assert.equal(d.until - d.at, DEFAULT_POLICY.bantimeMs);
+    assert.equal(d.evidence.failures, 5);
+  });
+
+  it("forgets failures older than findtime", () => {
+    const p = new BanPolicy(DEFAULT_POLICY, allowlist());
+    for (let i = 0; i < 8; i++)
+      assert.equal(p.onFailure(failure("203.0.113.5", i * 3 * MIN)), null, `failure ${i}`);
+  });
+
+  it("grows the ban for repeat offenders, up to maxbantime", () => {
+    const p = new BanPolicy({ ...DEFAULT_POLICY, maxretry: 1 }, allowlist());
+    const lengths: number[] = [];
+    let t = 0;
+    for (let i = 0; i < 12; i++) {
+      const d = p.onFailure(failure("198.51.100.7", t))!;
+      lengths.push(d.until - d.at);
+      t = d.until + 1;
+    }
+    assert.equal(lengths[0], DEFAULT_POLICY.bantimeMs);
+    assert.equal(lengths[1], 2 * DEFAULT_POLICY.bantimeMs);
+    assert.equal(lengths[2], 4 * DEFAULT_POLICY.bantimeMs);
+    assert.equal(lengths[11], DEFAULT_POLICY.maxbantimeMs);
+  });
+
+  it("takes earlier bans from history into account", () => {
+    const p = new BanPolicy({ ...DEFAULT_POLICY, maxretry: 1 }, allowlist(), (ip) =>
+      ip === "198.51.100.7" ? 3 : 0,
+    );
+    const d = p.onFailure(failure("198.51.100.7", 0))!;
+    assert.equal(d.until - d.at, 8 * DEFAULT_POLICY.bantimeMs);
+    assert.equal(d.offence, 4);
+  });
+
+  it("bans honeypot hits at once for maxbantime", () => {
+    const p = new BanPolicy(DEFAULT_POLICY, allowlist());
+    const d = p.onFailure(failure("198.51.100.99", 0, { instant: true, reason: "Honeypot" }))!;
+    assert.equal(d.until - d.at, DEFAULT_POLICY.maxbantimeMs);
+  });
+
+  it("weights failures", () => {
+    const p = new BanPolicy(DEFAULT_POLICY, allowlist());
+    assert.equal(p.onFailure(failure("203.0.113.9", 0, { weight: 2 })), null);
+    assert.equal(p.onFailure(failure("203.0.113.9", 1, { weight: 2 })), null);
+    assert.ok(p.onFailure(failure("203.0.113.9", 2, { weight: 2 })));
+  });
+
+  it("never bans an allowlisted address, IPv4 or IPv6, even from a honeypot", () => {
+    const p = new BanPolicy({ ...DEFAULT_POLICY, maxretry: 1 }, allowlist());
+    for (const ip of ["192.0.2.24", "2001:db8:1::5", "127.0.0.1", "::1"]) {
+      assert.equal(p.onFailure(failure(ip, 0, { instant: true })), null, ip);
+    }
+    assert.equal(p.allowlisted, 4);
+  });
+
+  it("does not decide twice while a ban is running", () => {
+    const p = new BanPolicy({ ...DEFAULT_POLICY, maxretry: 1 }, allowlist());
+    assert.ok(p.onFailure(failure("203.0.113.5", 0)));
+    assert.equal(p.onFailure(failure("203.0.113.5", 10)), null);
+  });
+
+  it("keeps memory bounded when addresses rotate, and says so", () => {
+    const p = new BanPolicy({ ...DEFAULT_POLICY, maxTracked: 1000 }, allowlist());
+    for (let i = 0; i < 5000; i++)
+      p.onFailure(failure(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, i));
+    assert.equal(p.tracked, 1000);
+    assert.equal(p.evicted, 4000);
+  });
+
+  it("expires counters with no failure inside the window", () => {
+    const p = new BanPolicy(DEFAULT_POLICY, allowlist());
+    p.onFailure(failure("203.0.113.5", 0));
+    p.onFailure(failure("203.0.113.6", 9 * MIN));
+    p.expire(15 * MIN);
+    assert.equal(p.tracked, 1);
+  });
+});
+
+describe("durations", () => {
+  it("parses and formats", () => {
+    assert.equal(parseDuration("10m"), 600_000);
+    assert.equal(parseDuration("1w"), 604_800_000);
+    assert.equal(parseDuration("90"), 90_000);
+    assert.ok(Number.isNaN(parseDuration("ten minutes")));
+    assert.equal(formatMs(3_600_000), "1h");
+  });
+});
+
+describe("allowlist", () => {
+  it("rejects invalid entries with a reason", () => {
+    assert.throws(() => new Allowlist(["192.0.2.0/33"], { includeHost: false }), /prefix length/);
+    assert.throws(() => new Allowlist(["pbx.example.com"], { includeHost: false }), /not an IP address/);
+  });
+  it("always holds loopback and this host's addresses", () => {
+    const a = new Allowlist([]);
+    assert.ok(a.has("127.0.0.1"));
+    assert.ok(a.has("::1"));
+    assert.ok(!a.has("203.0.113.5"));
+  });
+});

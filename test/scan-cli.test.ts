@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, "..", "..");
+const sipban = join(root, "bin", "sipban");
+const sample = join(root, "examples", "asterisk-messages.log");
+
+async function scan(
+  args: string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      sipban,
+      ["scan", ...args],
+      { env: { ...process.env, SSH_CONNECTION: "" } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+
+describe("sipban scan", () => {
+  it("reports the sample log's attackers (the quick start)", async () => {
+    const { code, stdout } = await scan([sample]);
+    assert.equal(code, 0);
+    assert.match(stdout, /^203\.0\.113\.5 +13 +yes/m);
+    assert.match(stdout, /^198\.51\.100\.99 +1 +yes .*Honeypot/m);
+    assert.doesNotMatch(stdout, /192\.0\.2\.66/, "the framed victim must not appear");
+  });
+
+  it("prints the documented JSON", async () => {
+    const { stdout } = await scan(["--json", sample]);
+    const report = JSON.parse(stdout);
+    assert.equal(report.linesRead, 84);
+    assert.equal(report.failures, 41);
+    const top = report.offenders[0];
+    assert.equal(top.ip, "203.0.113.5");
+    assert.equal(top.failures, 13);
+    assert.equal(top.wouldBan, true);
+    const ami = report.offenders.find((o: { ip: string }) => o.ip === "203.0.113.9");
+    assert.equal(ami.failures, 6, "AMI's two lines per bad login count once");
+    const office = report.offenders.find((o: { ip: string }) => o.ip === "192.0.2.24");
+    assert.equal(office.wouldBan, false);
+  });
+
+  it("honours --maxretry and --findtime", async () => {
+    const { stdout } = await scan(["--json", "--maxretry", "2", "--findtime", "1m", sample]);
+    const report = JSON.parse(stdout);
+    assert.equal(report.offenders.find((o: { ip: string }) => o.ip === "192.0.2.24").wouldBan, true);
+  });
+
+  it("reads gzip-rotated files and standard input alike", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sipban-"));
+    const line =
+      "[Mar  5 10:00:01] NOTICE[1] chan_sip.c: Registration from '<sip:1@192.0.2.10>' failed for '203.0.113.50:5060' - Wrong password\n";
+    writeFileSync(join(dir, "messages.1.gz"), gzipSync(line.repeat(3)));
+    const gz = JSON.parse((await scan(["--json", join(dir, "messages.1.gz")])).stdout);
+    assert.equal(gz.offenders[0].failures, 3);
+    const stdin = JSON.parse((await scan(["--json", "-"], line.repeat(2))).stdout);
+    assert.equal(stdin.offenders[0].failures, 2);
+  });
+
+  it("counts a last line without a newline and lines split across read chunks", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sipban-"));
+    const filler = `[Mar  5 10:00:00] VERBOSE[1] pbx.c: ${"x".repeat(200)}\n`;
+    const fail =
+      "[Mar  5 10:00:01] NOTICE[1] chan_sip.c: Registration from '<sip:1@192.0.2.10>' failed for '203.0.113.51:5060' - Wrong password\n";
+    let text = "";
+    let expected = 0;
+    // About 3 MiB, so failure lines straddle the 1 MiB read boundaries.
+    for (let i = 0; i < 15_000; i++) {
+      text += i % 7 === 0 ? fail : filler;
+      if (i % 7 === 0) expected++;
+    }
+    text += fail.trimEnd();
+    expected++;
+    writeFileSync(join(dir, "big.log"), text);
+    const report = JSON.parse((await scan(["--json", join(dir, "big.log")])).stdout);
+    assert.equal(report.linesRead, 15_001);
+    assert.equal(report.offenders[0].failures, expected);
+  });
+
+  it("explains which rule matched each line", async () => {
+    const { stdout } = await scan(["--explain", sample]);
+    assert.match(stdout, /^MATCH +sip-register +203\.0\.113\.5 /m);
+    assert.match(stdout, /^DUPLICATE +ami-auth +203\.0\.113\.9 /m);
+    assert.match(stdout, /^NO MATCH .*Executing \[100@honeypot:2\]/m);
+  });
+
+  it("gives a one-line error and a non-zero exit for bad inputs", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sipban-"));
+    mkdirSync(join(dir, "sub"));
+    writeFileSync(join(dir, "bin.log"), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0, 1, 2]));
+    for (const [path, message] of [
+      [join(dir, "missing.log"), /no such file/],
+      [join(dir, "sub"), /is a directory/],
+      [join(dir, "bin.log"), /binary file/],
+    ] as const) {
+      const { code, stdout, stderr } = await scan([path]);
+      assert.equal(code, 2);
+      assert.equal(stdout, "");
+      assert.match(stderr, message);
+      assert.equal(stderr.trim().split("\n").length, 1, `one line: ${stderr}`);
+    }
+  });
+
+  it("refuses a bad configuration with file and line, and runs nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sipban-"));
+    writeFileSync(join(dir, "bad.yaml"), "policy:\n  maxretry: 5\n  findtime: soon\n");
+    const { code, stdout, stderr } = await scan(["--config", join(dir, "bad.yaml"), sample]);
+    assert.equal(code, 2);
+    assert.equal(stdout, "");
+    assert.match(stderr, /bad\.yaml:3: policy\.findtime/);
+  });
+});
