@@ -146,7 +146,7 @@ function toJson(result: ScanResult, policy: PolicyView) {
       failures: o.failures,
       wouldBan: o.wouldBan,
       ...(o.banAt !== undefined ? { banAt: new Date(o.banAt).toISOString() } : {}),
-      reasons: o.reasons,
+      reasons: Object.fromEntries(o.reasons),
       users: o.users,
       services: o.services,
       firstSeen: new Date(o.firstSeen).toISOString(),
@@ -174,7 +174,7 @@ function renderTable(result: ScanResult, policy: PolicyView): string {
     formatTime(o.firstSeen),
     formatTime(o.lastSeen),
     clip(
-      Object.entries(o.reasons)
+      [...o.reasons]
         .sort((a, b) => b[1] - a[1])
         .map(([r, n]) => `${r} (${n})`)
         .join(", "),

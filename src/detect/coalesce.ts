@@ -25,6 +25,8 @@ export class Coalescer {
   private amiSpecific = new Map<string, number>();
   private lastTries = new Map<string, number>();
   private pending = new Map<string, Pending>();
+  /** Pairing starts with the first security event: files without them pay nothing for it. */
+  private pairing = false;
 
   /** Returns the event to count (with `attempts` filled in), or null when it was already counted. */
   accept(event: FailureEvent, runningTries?: number): FailureEvent | null {
@@ -50,6 +52,10 @@ export class Coalescer {
 
   private pairNoticeWithSecurity(event: FailureEvent): boolean {
     if (event.injection || event.instant) return false;
+    if (!this.pairing) {
+      if (event.service !== "security") return false;
+      this.pairing = true;
+    }
     const kind = event.service === "security" ? "security" : "notice";
     const key = pairKey(event);
     if (key === null) return false;

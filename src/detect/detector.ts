@@ -147,7 +147,8 @@ export class Detector {
         this.count(
           {
             time: this.lastTime,
-            ...injector,
+            ip: injector.ip,
+            port: injector.port,
             service: "security",
             reason: "Log injection attempt (split record)",
             rule: "security-split",

@@ -8,6 +8,7 @@ import { normalizeIp } from "../net/address.js";
  */
 export class Allowlist {
   private readonly list = new BlockList();
+  private readonly checked = new Map<string, boolean>();
   readonly entries: string[] = [];
 
   /** `entries`: addresses or CIDR networks, IPv4 or IPv6. Throws on the first invalid one. */
@@ -32,11 +33,19 @@ export class Allowlist {
     if (prefix === undefined) this.list.addAddress(ip, family);
     else this.list.addSubnet(ip, Number(prefix), family);
     if (record) this.entries.push(entry);
+    this.checked?.clear();
   }
 
   /** True when `ip` (a normalized address) must never be banned. */
   has(ip: string): boolean {
-    return this.list.check(ip, isIP(ip) === 6 ? "ipv6" : "ipv4");
+    // BlockList.check builds a native SocketAddress per call; attackers repeat themselves.
+    let known = this.checked.get(ip);
+    if (known === undefined) {
+      known = this.list.check(ip, isIP(ip) === 6 ? "ipv6" : "ipv4");
+      if (this.checked.size >= 100_000) this.checked.clear();
+      this.checked.set(ip, known);
+    }
+    return known;
   }
 }
 

@@ -7,7 +7,7 @@ const MAX_USERS = 10;
 export interface Offender {
   ip: string;
   failures: number;
-  reasons: Record<string, number>;
+  reasons: Map<string, number>;
   users: string[];
   services: string[];
   firstSeen: number;
@@ -29,7 +29,7 @@ export class OffenderReport {
       o = {
         ip: event.ip,
         failures: 0,
-        reasons: {},
+        reasons: new Map(),
         users: [],
         services: [],
         firstSeen: event.time,
@@ -39,7 +39,7 @@ export class OffenderReport {
       this.byIp.set(event.ip, o);
     }
     o.failures += event.attempts;
-    o.reasons[event.reason] = (o.reasons[event.reason] ?? 0) + event.attempts;
+    o.reasons.set(event.reason, (o.reasons.get(event.reason) ?? 0) + event.attempts);
     if (event.user !== undefined && o.users.length < MAX_USERS && !o.users.includes(event.user))
       o.users.push(event.user);
     if (!o.services.includes(event.service)) o.services.push(event.service);

@@ -29,7 +29,7 @@ export async function scanFiles(
 ): Promise<ScanResult> {
   const rules = buildRules(config.detect);
   const report = new OffenderReport();
-  const events: FailureEvent[] = [];
+  const replay = new ReplayLog();
   const totals: DetectorStats = {
     unmatched: 0,
     ambiguous: 0,
@@ -52,7 +52,7 @@ export async function scanFiles(
     });
     const emit = (e: FailureEvent) => {
       report.add(e);
-      events.push(e);
+      replay.add(e);
     };
     const scanner = new LineScanner(detector.literals(), { line: (text, offset) => detector.line(text, offset, emit) });
     await scanInput(path, scanner);
@@ -61,15 +61,30 @@ export async function scanFiles(
     for (const key of Object.keys(totals) as Array<keyof DetectorStats>) totals[key] += detector.stats[key];
   }
   const policy = new BanPolicy(policyConfig(config), new Allowlist(config.allowlist), history);
-  // Rotated files may be given in any order: the policy sees failures as they happened.
-  events.sort((a, b) => a.time - b.time);
   const decisions: Decision[] = [];
-  for (const e of events) {
+  replay.forEachInTimeOrder((e) => {
     const d = policy.onFailure(e);
     if (d) {
       decisions.push(d);
       report.markBan(d);
     }
-  }
+  });
   return { files: [...paths], linesRead, report, decisions, stats: totals, allowlisted: policy.allowlisted };
+}
+
+/** The failures of a scan, replayed through the policy in time order (rotated files may be given in any order). */
+class ReplayLog {
+  private readonly events: FailureEvent[] = [];
+  private sorted = true;
+
+  add(e: FailureEvent): void {
+    const last = this.events[this.events.length - 1];
+    if (last && e.time < last.time) this.sorted = false;
+    this.events.push(e);
+  }
+
+  forEachInTimeOrder(visit: (e: FailureEvent) => void): void {
+    if (!this.sorted) this.events.sort((a, b) => a.time - b.time);
+    for (const e of this.events) visit(e);
+  }
 }

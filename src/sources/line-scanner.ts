@@ -7,33 +7,45 @@ const NEWLINE = 0x0a;
 
 /**
  * Finds, in raw bytes, the lines that contain at least one literal and decodes only those.
- * Most log lines are ordinary traffic: they cost a byte search per literal and no allocation.
- * Counts every line it passes.
+ * Most log lines are ordinary traffic: they cost a share of one pass over the bytes and no
+ * allocation. Counts every line it passes.
+ *
+ * The literals are searched in one pass: a chunk is viewed as a one-byte string (latin1, a copy
+ * with no decoding) and searched with one alternation, which V8 compiles to native code. One
+ * Buffer.indexOf pass per literal costs several times more once there are more than a few.
  */
 export class LineScanner {
   linesRead = 0;
   /** Bytes of input before the chunk being scanned. */
   private consumed = 0;
-  private readonly needles: Buffer[];
-  private readonly everyLine: boolean;
-  private readonly hits: number[] = [];
+  private readonly literals: readonly Buffer[];
+  private readonly pattern: RegExp | null;
 
   constructor(
     literals: readonly string[],
     private readonly sink: LineSink,
   ) {
-    this.needles = literals.map((l) => Buffer.from(l, "utf8"));
+    this.literals = literals.map((l) => Buffer.from(l, "utf8"));
     // A user rule without a literal has to see every line.
-    this.everyLine = literals.length === 0;
+    this.pattern =
+      literals.length === 0 ? null : new RegExp(this.literals.map((l) => escapeRegExp(l.toString("latin1"))).join("|"), "g");
   }
 
   /** Scans `buf[0, end)`, which must hold whole lines, each ended by a newline. */
   scan(buf: Buffer, end: number): void {
     this.countLines(buf, end);
-    if (this.everyLine) {
+    if (this.pattern === null) {
       for (let start = 0; start < end; ) start = this.emitLine(buf, start, end);
     } else {
-      for (const start of this.findHitLines(buf, end)) this.emitLine(buf, start, end);
+      const text = buf.toString("latin1", 0, end);
+      const pattern = this.pattern;
+      pattern.lastIndex = 0;
+      for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
+        const start = text.lastIndexOf("\n", m.index) + 1;
+        const next = this.emitLine(buf, start, end);
+        if (next >= end) break;
+        pattern.lastIndex = next;
+      }
     }
     this.consumed += end;
   }
@@ -43,7 +55,7 @@ export class LineScanner {
     if (end <= start) return;
     this.linesRead++;
     const line = buf.subarray(start, end);
-    if (this.everyLine || this.needles.some((n) => line.indexOf(n) !== -1)) {
+    if (this.pattern === null || this.literals.some((n) => line.indexOf(n) !== -1)) {
       this.sink.line(buf.toString("utf8", start, end), this.consumed + start);
     }
     this.consumed += end - start;
@@ -70,28 +82,8 @@ export class LineScanner {
     }
     this.linesRead += n;
   }
+}
 
-  /** Start offsets of the lines holding a literal, ascending, each once. */
-  private findHitLines(buf: Buffer, end: number): number[] {
-    const hits = this.hits;
-    hits.length = 0;
-    let sources = 0;
-    for (const needle of this.needles) {
-      let p = buf.indexOf(needle, 0);
-      if (p === -1 || p >= end) continue;
-      sources++;
-      while (p !== -1 && p < end) {
-        hits.push(buf.lastIndexOf(NEWLINE, p) + 1);
-        const lineEnd = buf.indexOf(NEWLINE, p);
-        p = lineEnd === -1 ? -1 : buf.indexOf(needle, lineEnd + 1);
-      }
-    }
-    if (sources > 1) {
-      hits.sort((a, b) => a - b);
-      let w = 0;
-      for (let r = 0; r < hits.length; r++) if (r === 0 || hits[r] !== hits[r - 1]) hits[w++] = hits[r]!;
-      hits.length = w;
-    }
-    return hits;
-  }
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -3,6 +3,7 @@ import {
   address,
   cap,
   DIALPLAN,
+  hit,
   INCOMPLETE,
   occursMoreThanOnce,
   type Rule,
@@ -57,7 +58,7 @@ const sipRegister: Rule = {
     const m = SIP_REGISTER.exec(message);
     if (!m) return null;
     const addr = address(m[2]);
-    return addr && { ...addr, reason: m[3]!, user: cap(sipUser(m[1]!)) };
+    return addr && hit(addr, m[3]!, cap(sipUser(m[1]!)));
   },
 };
 
@@ -81,14 +82,10 @@ const pjsipRequest: Rule = {
     // Before 13.24 PJSIP printed an IPv6 source as `%s:%d`, without brackets.
     const addr = address(m[3], true);
     if (!addr) return null;
-    const method = m[1] ?? "request";
-    return {
-      ...addr,
-      reason: m[1] ? `${m[5]!} (${method})` : m[5]!,
-      user: cap(sipUser(m[2]!)),
+    return hit(addr, m[1] ? `${m[5]!} (${m[1]})` : m[5]!, cap(sipUser(m[2]!)), {
       callId: cap(m[4], 128),
       runningTries: m[6] === undefined ? undefined : Number(m[6]),
-    };
+    });
   },
 };
 
@@ -122,7 +119,7 @@ const callFrom: Rule = {
     // PJSIP before 16.15 printed `(UDP:<addr>)` with an unbracketed IPv6 address and its port.
     const addr = address(m[3], m[2] !== undefined);
     // The number dialled says more about toll fraud than the caller name: it is the "user" tried.
-    return addr && { ...addr, reason: "Extension not found", user: cap(m[4], 32) };
+    return addr && hit(addr, "Extension not found", cap(m[4], 32));
   },
 };
 
@@ -143,7 +140,7 @@ const pjsipCall: Rule = {
     const m = PJSIP_CALL.exec(message);
     if (!m) return PJSIP_CALL_START.test(message) ? INCOMPLETE : null;
     const addr = address(m[2], true);
-    return addr && { ...addr, reason: "Extension not found", user: cap(m[3], 32) };
+    return addr && hit(addr, "Extension not found", cap(m[3], 32));
   },
 };
 
@@ -161,7 +158,7 @@ const pjsipNoAors: Rule = {
     const m = NO_AORS.exec(message);
     if (!m) return null;
     const addr = address(m[2], true);
-    return addr && { ...addr, reason: "Endpoint has no configured AORs", user: cap(m[1]) };
+    return addr && hit(addr, "Endpoint has no configured AORs", cap(m[1]));
   },
 };
 
@@ -177,7 +174,7 @@ function iax2(id: string, literal: string, pattern: RegExp, reason: string, desc
       const m = pattern.exec(message);
       if (!m?.groups) return null;
       const addr = address(m.groups.addr);
-      return addr && { ...addr, reason, user: cap(m.groups.user) };
+      return addr && hit(addr, reason, cap(m.groups.user));
     },
   };
 }
@@ -239,7 +236,7 @@ function ami(id: string, literal: string, pattern: RegExp, reason: string, descr
       const m = pattern.exec(message);
       if (!m) return null;
       const addr = address(m[1]);
-      return addr && { ...addr, reason, user: cap(m[2]) };
+      return addr && hit(addr, reason, cap(m[2]));
     },
   };
 }

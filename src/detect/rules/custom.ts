@@ -1,5 +1,5 @@
 import type { CustomRuleConfig } from "../../config/schema.js";
-import { address, type Rule } from "../rule.js";
+import { address, hit, type Rule } from "../rule.js";
 
 /** A user rule that does not hold up at load time; `field` names what is wrong. */
 export class RuleError extends Error {
@@ -42,7 +42,7 @@ export function customRule(config: CustomRuleConfig, index: number): Rule {
       const m = pattern.exec(text);
       if (!m?.groups) return null;
       const addr = address(m.groups.ip, true);
-      return addr && { ...addr, reason: config.reason, user: m.groups.user };
+      return addr && hit(addr, config.reason, m.groups.user);
     },
   };
   for (const example of config.examples) {

@@ -1,4 +1,4 @@
-import { address, DIALPLAN, type Rule } from "../rule.js";
+import { address, DIALPLAN, hit, type Rule } from "../rule.js";
 
 /**
  * A honeypot line (a dialplan `Log()` line, `Ext. <exten>`) bans at once. The address must end the message (an optional closing quote
@@ -9,6 +9,7 @@ import { address, DIALPLAN, type Rule } from "../rule.js";
 export function honeypotRule(id: string, phrase: string, description: string): Rule {
   const escaped = phrase.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
   const pattern = new RegExp(`(?:^|[\\s"'])${escaped} ?([0-9A-Fa-f.:[\\]%a-z]+?)"?$`);
+  const reason = `Honeypot: ${phrase.trim()}`;
   return {
     id,
     service: "honeypot",
@@ -21,7 +22,7 @@ export function honeypotRule(id: string, phrase: string, description: string): R
       const m = pattern.exec(message);
       if (!m) return null;
       const addr = address(m[1]);
-      return addr && { ...addr, reason: `Honeypot: ${phrase.trim()}` };
+      return addr && hit(addr, reason);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { parseHostPort } from "../../net/address.js";
-import { cap, INCOMPLETE, occursMoreThanOnce, type Rule, type RuleHit } from "../rule.js";
+import { cap, hit, INCOMPLETE, occursMoreThanOnce, type Rule } from "../rule.js";
 
 // res_security_log writes `SecurityEvent="<type>"` then `,Key="value"` for the required
 // information elements in a fixed order, then the optional ones. Nothing is escaped, and
@@ -64,11 +64,10 @@ export const securityEventRule: Rule = {
     if (!addr) return null;
     // A whole record in one line but with a raw line break inside: the [json] formatter keeps
     // what a file channel would have split. The address at the end is the injector's.
-    if (/[\r\n]/.test(message)) return { ...addr, reason: "Log injection attempt", injection: true };
+    if (/[\r\n]/.test(message)) return hit(addr, "Log injection attempt", undefined, { injection: true });
     if (reason === undefined) return null;
-    const hit: RuleHit = { ...addr, reason: `${reason} (${m[2]})`, user: cap(m[3]) };
-    if (m[2] === "PJSIP") hit.callId = cap(m[4], 128);
-    return hit;
+    // PJSIP's SessionID is the Call-ID, which pairs the event with its NOTICE line.
+    return hit(addr, `${reason} (${m[2]})`, cap(m[3]), { callId: m[2] === "PJSIP" ? cap(m[4], 128) : undefined });
   },
 };
 
