@@ -3,6 +3,7 @@ import type { FailureEvent } from "./event.js";
 // One attempt writes its lines within the same second; two seconds leave room for a busy logger.
 const PAIR_WINDOW_MS = 2000;
 const MAX_PENDING = 100_000;
+const RECENT = 256;
 
 interface Pending {
   time: number;
@@ -27,6 +28,9 @@ export class Coalescer {
   private pending = new Map<string, Pending>();
   /** Pairing starts with the first security event: files without them pay nothing for it. */
   private pairing = false;
+  /** The latest NOTICE-side events, to pair with the first security event when it comes. */
+  private readonly recent: FailureEvent[] = [];
+  private recentNext = 0;
 
   /** Returns the event to count (with `attempts` filled in), or null when it was already counted. */
   accept(event: FailureEvent, runningTries?: number): FailureEvent | null {
@@ -53,8 +57,15 @@ export class Coalescer {
   private pairNoticeWithSecurity(event: FailureEvent): boolean {
     if (event.injection || event.instant) return false;
     if (!this.pairing) {
-      if (event.service !== "security") return false;
+      if (event.service !== "security") {
+        this.recent[this.recentNext] = event;
+        this.recentNext = (this.recentNext + 1) % RECENT;
+        return false;
+      }
       this.pairing = true;
+      const ordered = [...this.recent.slice(this.recentNext), ...this.recent.slice(0, this.recentNext)];
+      for (const e of ordered) this.pairNoticeWithSecurity(e);
+      this.recent.length = 0;
     }
     const kind = event.service === "security" ? "security" : "notice";
     const key = pairKey(event);
