@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 
-const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");
 const sipban = join(root, "bin", "sipban");
 const sample = join(root, "examples", "asterisk-messages.log");

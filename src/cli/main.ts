@@ -6,6 +6,8 @@ import { InputError } from "../sources/file-reader.js";
 import { registerBanCommands } from "./ban.js";
 import { registerFirewallCommands } from "./firewall.js";
 import { registerScan } from "./scan.js";
+import { registerStatus } from "./status.js";
+import { registerWatch } from "./watch.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -20,6 +22,8 @@ const program = new Command("sipban")
 registerScan(program);
 registerBanCommands(program);
 registerFirewallCommands(program);
+registerWatch(program);
+registerStatus(program);
 
 try {
   await program.parseAsync(process.argv);

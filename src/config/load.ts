@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
-import { buildRules, UnknownRuleError } from "../detect/ruleset.js";
 import { RuleError } from "../detect/rules/custom.js";
+import { buildRules, UnknownRuleError } from "../detect/ruleset.js";
 import { type Config, configSchema } from "./schema.js";
 
 /** A configuration problem, located: `file:line: problem`. */

@@ -56,7 +56,40 @@ const firewall = z.strictObject({
     .default("sipban"),
 });
 
+const source = z.union([
+  z.strictObject({
+    /** A log file to follow across rotation. */
+    file: z.string().min(1),
+    /** On the very first run: skip what is already in the file (end) or read it (start). */
+    from: z.enum(["end", "start"]).default("end"),
+  }),
+  z.strictObject({
+    /** journalctl matches, e.g. `_SYSTEMD_UNIT=asterisk.service`. */
+    journald: z.strictObject({
+      match: z.array(z.string().regex(/^[A-Z0-9_]+=/, "write FIELD=value")).default([]),
+    }),
+  }),
+  z.strictObject({ stdin: z.literal(true) }),
+]);
+
 export const configSchema = z.strictObject({
+  sources: z
+    .array(source)
+    .min(1)
+    .default([
+      { file: "/var/log/asterisk/messages.log", from: "end" },
+      { file: "/var/log/asterisk/messages", from: "end" },
+    ]),
+  daemon: z
+    .strictObject({
+      /** Control socket for `sipban bans|ban|unban|status` (root only). */
+      socket: z.string().min(1).default("/run/sipban/sipban.sock"),
+      /** How often the kernel is checked against the recorded bans (repairs an external flush). */
+      reconcileEvery: duration.default(30_000),
+      /** Log level: debug, info, warn, error. */
+      logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    })
+    .prefault({}),
   firewall: firewall.prefault({}),
   state: z
     .strictObject({

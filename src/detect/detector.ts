@@ -58,7 +58,8 @@ interface Candidate {
 const MAX_LINE = 16_384;
 
 // Dumps of raw packets: pjproject's "Error processing N bytes packet" and `pjsip set logger`.
-const DUMP_HEADER = /(?:Error processing (\d+) bytes packet from |<--- (?:Received|Transmitting) SIP (?:request|response) \((\d+) bytes\) )/;
+const DUMP_HEADER =
+  /(?:Error processing (\d+) bytes packet from |<--- (?:Received|Transmitting) SIP (?:request|response) \((\d+) bytes\) )/;
 
 /** Byte strings of lines that guard others (dumps, split dialplan lines), fed along with the rules' literals. */
 const GUARD_LITERALS = ["bytes packet from ", "<--- Received SIP ", "<--- Transmitting SIP ", " Ext. "];
@@ -135,7 +136,10 @@ export class Detector {
     this.stats.undated = this.layout.undated;
   }
 
-  private settle(result: ReturnType<SplitGuard<Candidate>["push"]>, emit: (event: FailureEvent) => void): void {
+  private settle(
+    result: ReturnType<SplitGuard<Candidate>["push"]>,
+    emit: (event: FailureEvent) => void,
+  ): void {
     for (const c of result.dropped) {
       this.stats.distrusted++;
       this.options.observe?.(c.line, { kind: "distrusted" });
@@ -174,7 +178,11 @@ export class Detector {
     if (record && !record.broken) {
       const slash = record.component.lastIndexOf("/");
       const base = slash === -1 ? record.component : record.component.slice(slash + 1);
-      const lists = [this.byComponent.get(base), base.startsWith("Ext. ") ? this.dialplan : undefined, this.anywhere];
+      const lists = [
+        this.byComponent.get(base),
+        base.startsWith("Ext. ") ? this.dialplan : undefined,
+        this.anywhere,
+      ];
       for (const rules of lists) {
         if (!rules) continue;
         const c = this.tryRules(rules, record.message, line, time);
@@ -192,7 +200,12 @@ export class Detector {
   }
 
   /** The first rule that takes the text decides; "incomplete" when one saw only a record's start. */
-  private tryRules(rules: readonly Rule[], text: string, line: string, time: number): Candidate | "tried" | "incomplete" | null {
+  private tryRules(
+    rules: readonly Rule[],
+    text: string,
+    line: string,
+    time: number,
+  ): Candidate | "tried" | "incomplete" | null {
     let outcome: "tried" | "incomplete" | null = null;
     for (const rule of rules) {
       if (rule.literals.length > 0 && !rule.literals.some((l) => text.includes(l))) continue;
@@ -262,7 +275,12 @@ export class Detector {
     this.count(event, c.line, hit.runningTries, emit);
   }
 
-  private count(event: FailureEvent, line: string, runningTries: number | undefined, emit: (event: FailureEvent) => void): void {
+  private count(
+    event: FailureEvent,
+    line: string,
+    runningTries: number | undefined,
+    emit: (event: FailureEvent) => void,
+  ): void {
     const accepted = this.coalescer.accept(event, runningTries);
     if (accepted === null) {
       this.stats.duplicates++;

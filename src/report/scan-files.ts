@@ -54,7 +54,9 @@ export async function scanFiles(
       report.add(e);
       replay.add(e);
     };
-    const scanner = new LineScanner(detector.literals(), { line: (text, offset) => detector.line(text, offset, emit) });
+    const scanner = new LineScanner(detector.literals(), {
+      line: (text, offset) => detector.line(text, offset, emit),
+    });
     await scanInput(path, scanner);
     detector.flush(emit);
     linesRead += scanner.linesRead;

@@ -28,7 +28,9 @@ export class LineScanner {
     this.literals = literals.map((l) => Buffer.from(l, "utf8"));
     // A user rule without a literal has to see every line.
     this.pattern =
-      literals.length === 0 ? null : new RegExp(this.literals.map((l) => escapeRegExp(l.toString("latin1"))).join("|"), "g");
+      literals.length === 0
+        ? null
+        : new RegExp(this.literals.map((l) => escapeRegExp(l.toString("latin1"))).join("|"), "g");
   }
 
   /** Scans `buf[0, end)`, which must hold whole lines, each ended by a newline. */

@@ -2,7 +2,6 @@ import {
   AMBIGUOUS,
   address,
   cap,
-  DIALPLAN,
   hit,
   INCOMPLETE,
   occursMoreThanOnce,

@@ -31,6 +31,7 @@ export const defaultHoneypotRules: readonly Rule[] = [
   honeypotRule(
     "honeypot-please-block",
     "please block",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the dialplan text, not a template
     'dialplan: Log(WARNING,"please block ${CHANNEL(recvip)}")',
   ),
   honeypotRule(

@@ -7,11 +7,15 @@ import { securityRemainder } from "./security.js";
  * end is Asterisk's own text can tell: a security record's address pair, "rejected because
  * extension not found in context '...'." on a line that is not a whole record of its kind.
  */
-export function splitRemainder(line: string, record: LogRecord | null): { injector?: { ip: string; port?: number } } | null {
+export function splitRemainder(
+  line: string,
+  record: LogRecord | null,
+): { injector?: { ip: string; port?: number } } | null {
   if (line.includes("RemoteAddress=")) {
     const security = securityRemainder(line, record?.message);
     if (security) return security;
   }
-  if (CALL_REMAINDER.test(line) && !(record && /^(?:Call from '|\S+: Call \()/.test(record.message))) return {};
+  if (CALL_REMAINDER.test(line) && !(record && /^(?:Call from '|\S+: Call \()/.test(record.message)))
+    return {};
   return null;
 }

@@ -40,7 +40,7 @@ const SINGLE_PAIR = new RegExp(
 /** Parses a whole record: strictly when attacker text repeats the address pair, else leniently. */
 function parseRecord(message: string): RegExpExecArray | null {
   const strict = FULL.exec(message);
-  if (strict || occursMoreThanOnce(message, ",RemoteAddress=\"")) return strict;
+  if (strict || occursMoreThanOnce(message, ',RemoteAddress="')) return strict;
   return SINGLE_PAIR.exec(message);
 }
 
@@ -67,7 +67,9 @@ export const securityEventRule: Rule = {
     if (/[\r\n]/.test(message)) return hit(addr, "Log injection attempt", undefined, { injection: true });
     if (reason === undefined) return null;
     // PJSIP's SessionID is the Call-ID, which pairs the event with its NOTICE line.
-    return hit(addr, `${reason} (${m[2]})`, cap(m[3]), { callId: m[2] === "PJSIP" ? cap(m[4], 128) : undefined });
+    return hit(addr, `${reason} (${m[2]})`, cap(m[3]), {
+      callId: m[2] === "PJSIP" ? cap(m[4], 128) : undefined,
+    });
   },
 };
 
@@ -75,7 +77,10 @@ export const securityEventRule: Rule = {
  * The end of a security record standing on a line that is not a whole record: the remainder of
  * a split. Returns the address it names (its author), or null when the line is no remainder.
  */
-export function securityRemainder(line: string, message: string | undefined): { injector?: { ip: string; port?: number } } | null {
+export function securityRemainder(
+  line: string,
+  message: string | undefined,
+): { injector?: { ip: string; port?: number } } | null {
   if (message !== undefined && parseRecord(message) !== null) return null;
   const m = SPLIT_REMAINDER.exec(line);
   if (!m) return null;

@@ -1,0 +1,53 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { BanManager, sshClientAddress } from "../bans/ban-manager.js";
+import type { Config } from "../config/schema.js";
+import type { FirewallBackend } from "../firewall/backend.js";
+import { createBackend } from "../firewall/backend.js";
+import { normalizeIp } from "../net/address.js";
+import { Allowlist } from "../policy/allowlist.js";
+import { StateStore } from "../store/state.js";
+
+const DEFAULT_STATE = "/var/lib/sipban/sipban.db";
+
+export interface BanContext {
+  config: Config;
+  store: StateStore;
+  backend: FirewallBackend;
+  manager: BanManager;
+  allowlist: Allowlist;
+  /** The admin's SSH client address, when this runs under SSH. */
+  sshClient?: string;
+  close(): void;
+}
+
+/**
+ * Opens the store and the firewall backend the configuration names. Without root the backend is
+ * dry-run (it prints what it would do) and the state lives in the user's home: trying sipban
+ * never needs root and never touches the kernel by surprise.
+ */
+export function openBanContext(
+  config: Config,
+  warn: (text: string) => void = (t) => process.stderr.write(`${t}\n`),
+): BanContext {
+  const root = process.getuid?.() === 0;
+  let firewall = config.firewall;
+  let statePath = config.state.path;
+  if (!root) {
+    if (firewall.backend !== "dry-run") {
+      warn(
+        `sipban: not running as root, so the ${firewall.backend} backend runs as dry-run (nothing is changed)`,
+      );
+      firewall = { ...firewall, backend: "dry-run" };
+    }
+    if (statePath === DEFAULT_STATE) statePath = join(homedir(), ".local", "state", "sipban", "sipban.db");
+  }
+  const store = new StateStore(statePath);
+  const backend = createBackend(firewall);
+  const allowlist = new Allowlist(config.allowlist);
+  const ssh = sshClientAddress();
+  const sshClient = ssh === undefined ? undefined : (normalizeIp(ssh) ?? undefined);
+  const protectedIps = sshClient && !allowlist.has(sshClient) ? [sshClient] : [];
+  const manager = new BanManager(store, backend, allowlist, protectedIps);
+  return { config, store, backend, manager, allowlist, sshClient, close: () => store.close() };
+}

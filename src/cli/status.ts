@@ -1,0 +1,46 @@
+import type { Command } from "commander";
+import { formatMs } from "../policy/policy.js";
+import { resolveConfig } from "./config-option.js";
+import { openBanContext } from "./context.js";
+import { askDaemon } from "./daemon-link.js";
+
+/** `sipban status`: the daemon's state, or the firewall's and the store's when none runs. */
+export function registerStatus(program: Command): void {
+  program
+    .command("status")
+    .description("show the running daemon's sources, counters and bans")
+    .option("--json", "print JSON for scripts")
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const config = resolveConfig(command.optsWithGlobals().config);
+      const daemon = await askDaemon(config, { cmd: "status" });
+      if (options.json) {
+        console.log(JSON.stringify(daemon ?? { ok: true, running: false }, null, 2));
+        return;
+      }
+      if (!daemon) {
+        const ctx = openBanContext(config);
+        try {
+          const fw = await ctx.backend.status();
+          console.log(`No sipban daemon is running (socket ${config.daemon.socket}).`);
+          console.log(
+            `${ctx.backend.name}: ${fw.present ? "in place" : "not set up"}, ${fw.entries} address(es) in the kernel, ${ctx.store.activeBans(Date.now()).length} active ban(s) recorded.`,
+          );
+        } finally {
+          ctx.close();
+        }
+        process.exitCode = 3;
+        return;
+      }
+      console.log(
+        `sipban running (pid ${daemon.pid}, up ${formatMs(Math.round(Number(daemon.uptimeMs) / 1000) * 1000)}), backend ${daemon.backend}`,
+      );
+      console.log(
+        `${daemon.activeBans} active ban(s), ${daemon.bansApplied} made since start, ${daemon.failuresSeen} failure(s) seen, ${daemon.tracked} address(es) counted`,
+      );
+      for (const s of daemon.sources as Array<Record<string, unknown>>) {
+        console.log(
+          `  ${s.name}: ${s.state}, ${s.linesRead} lines read, ${s.injections} injection attempt(s), ${s.unmatched} unmatched`,
+        );
+      }
+    });
+}

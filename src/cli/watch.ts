@@ -1,0 +1,33 @@
+import { existsSync } from "node:fs";
+import type { Command } from "commander";
+import { pino } from "pino";
+import { Daemon } from "../daemon/daemon.js";
+import { DEFAULT_CONFIG_PATH, resolveConfig } from "./config-option.js";
+
+/** `sipban watch`: the real-time daemon (systemd runs it; see packaging/sipban.service). */
+export function registerWatch(program: Command): void {
+  program
+    .command("watch")
+    .description("follow the logs in real time and ban as failures come (the daemon)")
+    .action(async (_options: unknown, command: Command) => {
+      const configPath: string | undefined =
+        command.optsWithGlobals().config ??
+        (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
+      const config = resolveConfig(configPath);
+      const logger = pino({ level: config.daemon.logLevel, base: { service: "sipban" } });
+      const daemon = new Daemon(config, { configPath, logger });
+      await daemon.start();
+      process.on("SIGHUP", () => daemon.reload());
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          logger.info({ signal }, "stopping");
+          daemon.stop().then(resolve, (err: Error) => {
+            logger.error({ err: err.message }, "error while stopping");
+            resolve();
+          });
+        };
+        process.once("SIGTERM", () => stop("SIGTERM"));
+        process.once("SIGINT", () => stop("SIGINT"));
+      });
+    });
+}

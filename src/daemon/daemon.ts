@@ -1,0 +1,379 @@
+import type { Logger } from "pino";
+import { BanManager } from "../bans/ban-manager.js";
+import { loadConfig } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import type { FailureEvent } from "../detect/event.js";
+import { buildRules } from "../detect/ruleset.js";
+import { createBackend, type FirewallBackend } from "../firewall/backend.js";
+import { normalizeIp } from "../net/address.js";
+import { Allowlist } from "../policy/allowlist.js";
+import { BanPolicy, type Decision, policyConfig } from "../policy/policy.js";
+import { FileFollower, type FollowPosition } from "../sources/file-follower.js";
+import { JournaldSource } from "../sources/journald.js";
+import { SourcePipeline } from "../sources/pipeline.js";
+import { type BanRecord, StateStore } from "../store/state.js";
+import { type ControlRequest, type ControlResponse, ControlServer } from "./control.js";
+
+const EXPIRE_EVERY_MS = 1000;
+const SAVE_POSITIONS_EVERY_MS = 250;
+
+interface RunningSource {
+  name: string;
+  state: string;
+  pipeline: SourcePipeline;
+  stop(): Promise<void> | void;
+}
+
+export interface DaemonOptions {
+  /** The file the configuration came from, re-read on reload (SIGHUP). */
+  configPath?: string;
+  logger: Logger;
+  /** Replaces the configured backend (tests run it inside a namespace). */
+  backend?: FirewallBackend;
+}
+
+/**
+ * `sipban watch`: follows the sources, counts failures, bans within milliseconds and keeps the
+ * kernel in step with the recorded bans. Order of work for a ban: decide (policy), record
+ * (SQLite, committed), apply (one kernel batch), log. On start the recorded bans are reconciled
+ * with the kernel, adding what is missing and removing what is stale, never re-banning all.
+ */
+export class Daemon {
+  private config: Config;
+  private readonly log: Logger;
+  private readonly store: StateStore;
+  private readonly backend: FirewallBackend;
+  private allowlist: Allowlist;
+  private manager: BanManager;
+  private policy: BanPolicy;
+  private sources: RunningSource[] = [];
+  private control: ControlServer | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private pendingDecisions: Decision[] = [];
+  private applying: Promise<void> = Promise.resolve();
+  private positions = new Map<string, string>();
+  private positionsDirty = false;
+  private readonly startedAt = Date.now();
+  private bansApplied = 0;
+  private failuresSeen = 0;
+
+  constructor(
+    config: Config,
+    private readonly options: DaemonOptions,
+  ) {
+    this.config = config;
+    this.log = options.logger;
+    this.store = new StateStore(config.state.path);
+    this.backend = options.backend ?? createBackend(config.firewall);
+    this.allowlist = new Allowlist(config.allowlist);
+    this.manager = new BanManager(this.store, this.backend, this.allowlist);
+    this.policy = this.newPolicy();
+  }
+
+  async start(): Promise<void> {
+    const now = Date.now();
+    await this.backend.setup();
+    const result = await this.manager.reconcile(now);
+    this.log.info({ ...result, backend: this.backend.name }, "firewall reconciled with the recorded bans");
+    this.control = new ControlServer(this.config.daemon.socket, (r) => this.handle(r));
+    await this.control.listen();
+    for (const source of this.config.sources) await this.startSource(source);
+    this.timers.push(
+      setInterval(() => void this.expire(), EXPIRE_EVERY_MS),
+      setInterval(() => void this.reconcile(), this.config.daemon.reconcileEvery),
+      setInterval(() => this.savePositions(), SAVE_POSITIONS_EVERY_MS),
+    );
+    this.log.info(
+      { sources: this.sources.map((s) => s.name), socket: this.config.daemon.socket },
+      "sipban watching",
+    );
+  }
+
+  /** Stops reading, finishes pending work, saves positions. Bans stay in the kernel. */
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const s of this.sources) {
+      await s.stop();
+      s.pipeline.flush();
+    }
+    this.scheduleApply();
+    await this.applying;
+    this.savePositions();
+    await this.control?.close();
+    this.store.close();
+    this.log.info("sipban stopped; bans stay in the firewall");
+  }
+
+  /** Re-reads the configuration; a broken one is reported and the running one kept. */
+  reload(): void {
+    if (!this.options.configPath) {
+      this.log.warn("reload asked, but no configuration file was given");
+      return;
+    }
+    let next: Config;
+    try {
+      next = loadConfig(this.options.configPath);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, "new configuration refused; the running one stays");
+      return;
+    }
+    if (
+      JSON.stringify(next.sources) !== JSON.stringify(this.config.sources) ||
+      JSON.stringify(next.firewall) !== JSON.stringify(this.config.firewall)
+    ) {
+      this.log.warn("sources and firewall settings change only with a restart");
+    }
+    this.config = {
+      ...next,
+      sources: this.config.sources,
+      firewall: this.config.firewall,
+      state: this.config.state,
+      daemon: this.config.daemon,
+    };
+    this.allowlist = new Allowlist(next.allowlist);
+    this.manager = new BanManager(this.store, this.backend, this.allowlist);
+    this.policy = this.newPolicy();
+    for (const s of this.sources) s.pipeline.flush();
+    this.log.info("configuration reloaded");
+  }
+
+  private newPolicy(): BanPolicy {
+    const policy = new BanPolicy(policyConfig(this.config), this.allowlist, (ip) => this.store.offences(ip));
+    const now = Date.now();
+    for (const ban of this.store.activeBans(now))
+      policy.remember(ban.ip, ban.until === 0 ? Number.MAX_SAFE_INTEGER : ban.until, 0);
+    return policy;
+  }
+
+  private pipeline(): SourcePipeline {
+    return new SourcePipeline(
+      {
+        rules: buildRules(this.config.detect),
+        weights: this.config.detect.weights,
+        banInjection: this.config.detect.banInjection,
+      },
+      (e) => this.onFailure(e),
+    );
+  }
+
+  private async startSource(source: Config["sources"][number]): Promise<void> {
+    if ("file" in source) {
+      const key = `file:${source.file}`;
+      const saved = this.store.position(key);
+      const pipeline = this.pipeline();
+      const entry: RunningSource = {
+        name: source.file,
+        state: "starting",
+        pipeline,
+        stop: () => follower.stop(),
+      };
+      const follower = new FileFollower({
+        path: source.file,
+        start: saved ? (JSON.parse(saved) as FollowPosition) : source.from,
+        onData: (buf, end) => pipeline.data(buf, end),
+        onPosition: (pos) => this.rememberPosition(key, JSON.stringify(pos)),
+        onEvent: (kind, detail) => {
+          entry.state = kind === "missing" ? "waiting for the file" : "following";
+          this.log.info({ source: source.file, event: kind }, detail);
+        },
+        onError: (err) =>
+          this.log.warn({ source: source.file, err: err.message }, "cannot read the log file; retrying"),
+      });
+      this.sources.push(entry);
+      await follower.start();
+      if (entry.state === "starting") entry.state = "following";
+      return;
+    }
+    if ("journald" in source) {
+      const key = `journald:${source.journald.match.join(",")}`;
+      const pipeline = this.pipeline();
+      const entry: RunningSource = {
+        name: `journald ${source.journald.match.join(" ")}`.trim(),
+        state: "following",
+        pipeline,
+        stop: () => journal.stop(),
+      };
+      const journal = new JournaldSource({
+        match: source.journald.match,
+        cursor: this.store.position(key),
+        onEntry: (lines, cursor) => {
+          pipeline.lines(lines);
+          this.rememberPosition(key, cursor);
+        },
+        onExit: (code, stderr) => {
+          if (this.timers.length === 0) return;
+          entry.state = `journalctl exited (${code ?? stderr})`;
+          this.log.error({ code, stderr }, "journalctl stopped; the journal is no longer followed");
+        },
+      });
+      journal.start();
+      this.sources.push(entry);
+      return;
+    }
+    const pipeline = this.pipeline();
+    const onData = (chunk: Buffer) =>
+      pipeline.lines(
+        chunk
+          .toString("utf8")
+          .split("\n")
+          .filter((l) => l !== ""),
+      );
+    process.stdin.on("data", onData);
+    this.sources.push({
+      name: "stdin",
+      state: "following",
+      pipeline,
+      stop: () => void process.stdin.off("data", onData),
+    });
+  }
+
+  private rememberPosition(key: string, value: string): void {
+    this.positions.set(key, value);
+    this.positionsDirty = true;
+  }
+
+  private savePositions(): void {
+    if (!this.positionsDirty) return;
+    this.positionsDirty = false;
+    for (const [key, value] of this.positions) this.store.setPosition(key, value);
+  }
+
+  private onFailure(event: FailureEvent): void {
+    this.failuresSeen += event.attempts;
+    const decision = this.policy.onFailure(event, event.time);
+    if (!decision) return;
+    this.pendingDecisions.push(decision);
+    // Decisions made while reading one chunk go to the kernel as one batch.
+    if (this.pendingDecisions.length === 1) queueMicrotask(() => this.scheduleApply());
+  }
+
+  private scheduleApply(): void {
+    const decisions = this.pendingDecisions;
+    if (decisions.length === 0) return;
+    this.pendingDecisions = [];
+    this.applying = this.applying
+      .then(() => this.apply(decisions))
+      .catch((err: Error) => {
+        this.log.error(
+          { err: err.message },
+          "could not apply bans to the firewall; the next reconcile retries",
+        );
+      });
+  }
+
+  private async apply(decisions: Decision[]): Promise<void> {
+    const now = Date.now();
+    // A ban runs its full length from now, even when the lines were read late (after a restart).
+    const bans: BanRecord[] = decisions.map((d) => ({
+      ip: d.ip,
+      since: now,
+      until: now + (d.until - d.at),
+      reason: d.reason,
+      origin: "policy",
+      evidence: d.evidence,
+    }));
+    // Records before the kernel: a ban announced here is never lost.
+    const { added } = await this.manager.apply(bans, now);
+    this.savePositions();
+    this.bansApplied += added.length;
+    for (const ban of added) {
+      this.log.warn(
+        { ip: ban.ip, until: new Date(ban.until).toISOString(), reason: ban.reason, evidence: ban.evidence },
+        "banned",
+      );
+    }
+  }
+
+  private async expire(): Promise<void> {
+    try {
+      const now = Date.now();
+      const lifted = await this.manager.expire(now);
+      this.policy.expire(now);
+      for (const ip of lifted) this.log.info({ ip }, "ban ended");
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, "could not lift ended bans");
+    }
+  }
+
+  private async reconcile(): Promise<void> {
+    try {
+      const result = await this.manager.reconcile(Date.now());
+      if (result.added > 0 || result.removed > 0)
+        this.log.warn(result, "firewall repaired: it did not hold the recorded bans");
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, "reconcile failed; retrying later");
+    }
+  }
+
+  private async handle(request: ControlRequest): Promise<ControlResponse> {
+    const now = Date.now();
+    switch (request.cmd) {
+      case "status":
+        return {
+          ok: true,
+          pid: process.pid,
+          uptimeMs: now - this.startedAt,
+          backend: this.backend.name,
+          sources: this.sources.map((s) => ({
+            name: s.name,
+            state: s.state,
+            linesRead: s.pipeline.scanner.linesRead,
+            ...s.pipeline.detector.stats,
+          })),
+          activeBans: this.store.activeBans(now).length,
+          bansApplied: this.bansApplied,
+          failuresSeen: this.failuresSeen,
+          tracked: this.policy.tracked,
+          evicted: this.policy.evicted,
+        };
+      case "bans":
+        return {
+          ok: true,
+          bans: this.store.activeBans(now),
+          inFirewall: (await this.backend.list()).map((e) => e.ip),
+        };
+      case "ban": {
+        const ip = normalizeIp(request.ip);
+        if (ip === null) return { ok: false, error: `"${request.ip}" is not an IP address` };
+        const ban: BanRecord = {
+          ip,
+          since: now,
+          until: now + request.durationMs,
+          reason: request.reason,
+          origin: "manual",
+        };
+        let result!: Awaited<ReturnType<BanManager["apply"]>>;
+        this.applying = this.applying.then(async () => {
+          result = await this.manager.apply([ban], now);
+        });
+        await this.applying;
+        if (result.added.length === 1) {
+          this.policy.remember(ip, ban.until, 0);
+          this.log.warn(
+            { ip, until: new Date(ban.until).toISOString(), reason: ban.reason },
+            "banned by hand",
+          );
+          return { ok: true, banned: ban };
+        }
+        return {
+          ok: true,
+          skipped: result.skipped[0]?.why ?? "not banned",
+          existing: this.store.activeBan(ip, now) ?? null,
+        };
+      }
+      case "unban": {
+        const ip = normalizeIp(request.ip);
+        if (ip === null) return { ok: false, error: `"${request.ip}" is not an IP address` };
+        let existed = false;
+        this.applying = this.applying.then(async () => {
+          existed = await this.manager.unban(ip);
+        });
+        await this.applying;
+        this.policy.forgetBan(ip);
+        this.log.warn({ ip }, "unbanned by hand");
+        return { ok: true, existed };
+      }
+    }
+  }
+}
