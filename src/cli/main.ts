@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config/load.js";
 import { InputError } from "../sources/file-reader.js";
 import { registerBanCommands } from "./ban.js";
+import { registerConfigCommands } from "./check-config.js";
 import { registerFirewallCommands } from "./firewall.js";
 import { registerScan } from "./scan.js";
 import { registerStatus } from "./status.js";
@@ -24,6 +25,7 @@ registerBanCommands(program);
 registerFirewallCommands(program);
 registerWatch(program);
 registerStatus(program);
+registerConfigCommands(program);
 
 try {
   await program.parseAsync(process.argv);

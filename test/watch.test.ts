@@ -1,0 +1,259 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import {
+  appendFileSync,
+  closeSync,
+  copyFileSync,
+  mkdtempSync,
+  openSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, type TestContext, test } from "node:test";
+import { createLab, type Lab, requireRootOrSkip } from "./helpers/netns.js";
+
+const root = join(import.meta.dirname, "..", "..");
+const main = join(root, "dist", "src", "cli", "main.js");
+
+/** A chan_sip failure line for `ip`, stamped now. */
+function failure(ip: string, user = "1001"): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, "0");
+  const stamp = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  return `[${stamp}] NOTICE[4242] chan_sip.c: Registration from '<sip:${user}@192.0.2.10>' failed for '${ip}:5060' - Wrong password\n`;
+}
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  ms = 5000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+interface Setup {
+  lab: Lab;
+  dir: string;
+  log: string;
+  config: string;
+  table: string;
+  start(): ChildProcess;
+  /** What the daemons started so far logged. */
+  output(): string;
+  /** Runs the CLI with the test's configuration (or another file). */
+  cli(args: string[], configFile?: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  bans(configFile?: string): Promise<Array<{ ip: string; evidence: { failures: number } | null }>>;
+  status(): Promise<Record<string, unknown> & { running?: boolean }>;
+  kernelSet(): Promise<string>;
+}
+
+let setupCount = 0;
+
+async function setup(t: TestContext, policy = "maxretry: 3"): Promise<Setup> {
+  const lab = await createLab(t);
+  const dir = mkdtempSync(join(tmpdir(), "sipban-watch-"));
+  const log = join(dir, "messages.log");
+  const table = `sbw${process.pid % 10000}${++setupCount}`;
+  const config = join(dir, "sipban.yaml");
+  writeFileSync(
+    config,
+    [
+      "sources:",
+      `  - file: ${log}`,
+      "    from: start",
+      "policy:",
+      `  ${policy}`,
+      "  findtime: 10m",
+      "state:",
+      `  path: ${join(dir, "state.db")}`,
+      "daemon:",
+      `  socket: ${join(dir, "sipban.sock")}`,
+      "  reconcileEvery: 1s",
+      "firewall:",
+      "  backend: nftables",
+      `  name: ${table}`,
+      "",
+    ].join("\n"),
+  );
+  const children: ChildProcess[] = [];
+  let output = "";
+  t.after(() => {
+    for (const c of children) c.kill("SIGKILL");
+  });
+  const cli = (args: string[], configFile = config) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [main, "--config", configFile, ...args],
+        { timeout: 10_000 },
+        (err, stdout, stderr) =>
+          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  return {
+    lab,
+    dir,
+    log,
+    config,
+    table,
+    // The daemon runs inside the pbx namespace: its firewall is the pbx's.
+    start() {
+      const child = spawn(
+        "ip",
+        ["netns", "exec", lab.pbx.ns, process.execPath, main, "--config", config, "watch"],
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      child.stdout!.on("data", (d: Buffer) => {
+        output += d.toString();
+      });
+      child.stderr!.on("data", (d: Buffer) => {
+        output += d.toString();
+      });
+      children.push(child);
+      return child;
+    },
+    output: () => output,
+    cli,
+    async bans(configFile?: string) {
+      const { stdout } = await cli(["bans", "--json"], configFile);
+      return JSON.parse(stdout).bans;
+    },
+    async status() {
+      const { stdout } = await cli(["status", "--json"]);
+      return JSON.parse(stdout);
+    },
+    kernelSet: () => lab.pbx.exec("nft", ["list", "set", "inet", table, "v4"]),
+  };
+}
+
+const running = async (s: Setup) => (await s.status()).running !== false;
+
+describe("sipban watch with a real kernel", { concurrency: false }, () => {
+  test("bans from appended lines, drops the attacker and not the friend", async (t) => {
+    if (!requireRootOrSkip(t, ["nft"])) return;
+    const s = await setup(t);
+    s.start();
+    await waitFor("the daemon", () => running(s));
+    const { attacker, friend, pbx } = s.lab;
+    await attacker.sendUdp(pbx.v4, 5060, "REGISTER before");
+    assert.ok(await pbx.received("REGISTER before"), "the attacker gets through before the ban");
+    const started = Date.now();
+    appendFileSync(s.log, failure(attacker.v4).repeat(3));
+    const bans = await waitFor("the ban", async () => {
+      const b = await s.bans();
+      return b.length > 0 ? b : undefined;
+    });
+    const elapsed = Date.now() - started;
+    assert.equal(bans.length, 1);
+    assert.equal(bans[0]!.ip, attacker.v4);
+    assert.equal(bans[0]!.evidence?.failures, 3);
+    assert.match(await s.kernelSet(), new RegExp(attacker.v4.replaceAll(".", "\\.")));
+    await attacker.sendUdp(pbx.v4, 5060, "REGISTER after");
+    assert.equal(await pbx.received("REGISTER after", 1000), false, "the attacker's packets are dropped");
+    await friend.sendUdp(pbx.v4, 5060, "REGISTER friend");
+    assert.ok(await pbx.received("REGISTER friend"), "the friend's packets still arrive");
+    t.diagnostic(`line appended to ban listed: ${elapsed} ms`);
+  });
+
+  test("rotation by rename and by copytruncate mid-attack: every failure counted once", async (t) => {
+    if (!requireRootOrSkip(t, ["nft"])) return;
+    const s = await setup(t, "maxretry: 1000");
+    s.start();
+    await waitFor("the daemon", () => running(s));
+    const failuresSeen = async () => Number((await s.status()).failuresSeen);
+    const ip = "198.51.100.77";
+    // The writer keeps its descriptor across the rename, as Asterisk does until it reopens.
+    const fd = openSync(s.log, "a");
+    for (let i = 0; i < 10; i++) writeSync(fd, failure(ip));
+    await waitFor("10 failures", async () => (await failuresSeen()) === 10);
+    renameSync(s.log, `${s.log}.1`);
+    for (let i = 0; i < 5; i++) writeSync(fd, failure(ip));
+    closeSync(fd);
+    writeFileSync(s.log, failure(ip).repeat(7));
+    await waitFor("22 failures after the rename", async () => (await failuresSeen()) === 22);
+    // copytruncate: copy away, truncate in place, go on writing.
+    writeFileSync(s.log, "");
+    appendFileSync(s.log, failure(ip).repeat(4));
+    await waitFor("26 failures after the truncation", async () => (await failuresSeen()) === 26);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await failuresSeen(), 26, "nothing counted twice");
+  });
+
+  test("kill -9 during a flood: every recorded ban is in the kernel once, and lines written while down are read", async (t) => {
+    if (!requireRootOrSkip(t, ["nft"])) return;
+    const s = await setup(t);
+    const first = s.start();
+    await waitFor("the daemon", () => running(s));
+    const ips = Array.from({ length: 60 }, (_, i) => `198.51.100.${i + 100}`);
+    for (const ip of ips.slice(0, 40)) appendFileSync(s.log, failure(ip).repeat(3));
+    await waitFor("some bans", async () => (await s.bans()).length >= 10);
+    first.kill("SIGKILL");
+    await new Promise((r) => first.once("exit", r));
+    // Written while the daemon is down.
+    for (const ip of ips.slice(40)) appendFileSync(s.log, failure(ip).repeat(3));
+    s.start();
+    await waitFor("all 60 bans", async () => (await s.bans()).length === 60, 10_000);
+    const bans = await s.bans();
+    assert.equal(new Set(bans.map((b) => b.ip)).size, 60, "each address banned once in the database");
+    const set = await s.kernelSet();
+    for (const ip of ips) {
+      const count = set.split(/[\s,{}]+/).filter((w) => w === ip).length;
+      assert.equal(count, 1, `${ip} once in the kernel set`);
+    }
+  });
+
+  test("SIGHUP with a broken configuration keeps the old one running", async (t) => {
+    if (!requireRootOrSkip(t, ["nft"])) return;
+    const s = await setup(t);
+    const child = s.start();
+    await waitFor("the daemon", () => running(s));
+    const good = join(s.dir, "good.yaml");
+    copyFileSync(s.config, good);
+    appendFileSync(s.config, "  maxretry: many\n");
+    // SIGHUP goes to the node process inside `ip netns exec`.
+    await s.lab.pbx.exec("pkill", ["-HUP", "-f", `${s.config} watch`]);
+    await waitFor("the refusal in the log", () => s.output().includes("new configuration refused"));
+    assert.match(s.output(), /sipban\.yaml:\d+: daemon\.maxretry|sipban\.yaml:\d+: /);
+    assert.equal(child.exitCode, null, "still running");
+    appendFileSync(s.log, failure("198.51.100.201").repeat(3));
+    await waitFor("a ban under the old configuration", async () =>
+      (await s.bans(good)).some((b) => b.ip === "198.51.100.201"),
+    );
+  });
+
+  test("a log file that appears only after start is followed", async (t) => {
+    if (!requireRootOrSkip(t, ["nft"])) return;
+    const s = await setup(t);
+    s.start();
+    await waitFor("the daemon", () => running(s));
+    await new Promise((r) => setTimeout(r, 200));
+    writeFileSync(s.log, failure("198.51.100.202").repeat(3));
+    await waitFor("the ban", async () => (await s.bans()).some((b) => b.ip === "198.51.100.202"));
+  });
+
+  test("an external flush is repaired by the periodic reconcile", async (t) => {
+    if (!requireRootOrSkip(t, ["nft"])) return;
+    const s = await setup(t);
+    s.start();
+    await waitFor("the daemon", () => running(s));
+    appendFileSync(s.log, failure("198.51.100.203").repeat(3));
+    await waitFor("the ban", async () => (await s.bans()).length === 1);
+    await s.lab.pbx.exec("nft", ["flush", "ruleset"]);
+    await waitFor(
+      "the ban back in the kernel",
+      async () => (await s.kernelSet().catch(() => "")).includes("198.51.100.203"),
+      5000,
+    );
+  });
+});
