@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ConfigError, defaultConfig, parseConfig } from "../src/config/load.js";
+import { configJsonSchema } from "../src/cli/check-config.js";
+import { ConfigError, defaultConfig, loadConfig, parseConfig } from "../src/config/load.js";
 
 function errorOf(yaml: string): string {
   try {
@@ -93,6 +96,25 @@ describe("configuration", () => {
     assert.match(
       errorOf("detect:\n  rules:\n    no-such-rule: true\n"),
       /sipban\.yaml:3: unknown rule "no-such-rule"/,
+    );
+  });
+});
+
+describe("shipped configuration files", () => {
+  const root = join(import.meta.dirname, "..", "..");
+
+  it("the commented example validates", () => {
+    const c = loadConfig(join(root, "examples", "sipban.yaml"));
+    assert.equal(c.policy.maxretry, 5);
+    assert.equal(c.sources.length, 2);
+  });
+
+  it("the JSON Schema for editors matches the code", () => {
+    const shipped = JSON.parse(readFileSync(join(root, "packaging", "sipban.schema.json"), "utf8"));
+    assert.deepEqual(
+      shipped,
+      JSON.parse(JSON.stringify(configJsonSchema())),
+      "run: bin/sipban config-schema -o packaging/sipban.schema.json",
     );
   });
 });
