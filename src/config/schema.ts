@@ -33,7 +33,13 @@ const customRule = z.strictObject({
 
 const portRange = z.union([
   z.number().int().min(1).max(65535),
-  z.string().regex(/^\d{1,5}-\d{1,5}$/, 'write a port (5060) or a range ("5060-5061")'),
+  z
+    .string()
+    .regex(/^\d{1,5}-\d{1,5}$/, 'write a port (5060) or a range ("5060-5061")')
+    .refine((text) => {
+      const [low, high] = text.split("-").map(Number) as [number, number];
+      return low >= 1 && high <= 65535 && low <= high;
+    }, "a range runs from a port to a higher one, within 1-65535"),
 ]);
 
 const firewall = z.strictObject({
@@ -104,7 +110,7 @@ export const configSchema = z.strictObject({
       bantime: duration.default(3600_000),
       factor: z.number().min(1).default(2),
       maxbantime: duration.default(7 * 24 * 3600_000),
-      maxTracked: z.number().int().min(1000).default(1_000_000),
+      maxTracked: z.number().int().min(1000).default(250_000),
     })
     .prefault({}),
   allowlist: z.array(allowlistEntry).default([]),

@@ -57,7 +57,13 @@ export function commandRunner(prefix: readonly string[] = [], timeoutMs = DEFAUL
     new Promise((resolve, reject) => {
       const argv = [...prefix, command, ...args];
       const shown = [command, ...args].join(" ");
-      const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], timeout: timeoutMs });
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+      // Our own timer, not spawn's `timeout`: that one is left running when the program is missing.
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill("SIGKILL");
+      }, timeoutMs);
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
       child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
@@ -66,6 +72,7 @@ export function commandRunner(prefix: readonly string[] = [], timeoutMs = DEFAUL
       child.stdin.on("error", () => {});
       child.stdin.end(input);
       child.on("error", (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
         const program = argv[0]!;
         reject(
           err.code === "ENOENT"
@@ -73,10 +80,11 @@ export function commandRunner(prefix: readonly string[] = [], timeoutMs = DEFAUL
             : new CommandError(`${shown} could not be started: ${err.message}`, ""),
         );
       });
-      child.on("close", (code, signal) => {
+      child.on("close", (code) => {
+        clearTimeout(timer);
         const said = Buffer.concat(stderr).toString("utf8");
         if (code === 0) resolve(Buffer.concat(stdout).toString("utf8"));
-        else if (signal !== null) {
+        else if (timedOut) {
           reject(
             new CommandError(`${shown} did not finish within ${timeoutMs / 1000} s and was stopped`, said),
           );

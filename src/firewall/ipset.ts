@@ -92,33 +92,19 @@ export class IpsetBackend implements FirewallBackend {
 
   async list(): Promise<BanEntry[]> {
     const now = Date.now();
-    const entries: BanEntry[] = [];
-    for (const { family } of XTABLES_FAMILIES) {
-      const saved = await this.savedSet(this.setName(family));
-      if (saved === null) continue;
-      for (const line of saved.split("\n")) {
-        const [verb, , value, option, seconds] = line.split(" ");
-        const ip = verb === "add" && value !== undefined ? normalizeIp(value) : null;
-        if (ip === null) continue;
-        const left = option === "timeout" ? Number(seconds) : 0;
-        entries.push({ ip, until: left > 0 ? now + left * 1000 : 0 });
-      }
-    }
-    return entries;
+    return (await this.savedSets()).flatMap(({ saved }) => (saved === null ? [] : parseSaved(saved, now)));
   }
 
   async status(): Promise<FirewallStatus> {
-    const missing: string[] = [];
-    for (const { family } of XTABLES_FAMILIES) {
-      if ((await this.savedSet(this.setName(family))) === null) missing.push(`ipset ${this.setName(family)}`);
-    }
+    const sets = await this.savedSets();
+    const missing = sets.filter(({ saved }) => saved === null).map(({ set }) => `ipset ${set}`);
+    const entries = sets.reduce((n, { saved }) => n + (saved === null ? 0 : parseSaved(saved, 0).length), 0);
     const chain = this.settings.name;
     for (const tools of XTABLES_FAMILIES) {
       const table = await readRawTable(this.run, tools);
       if (table.rulesOf(chain).length === 0) missing.push(`the rule of ${tools.name} chain ${chain}`);
       if (table.jumpsTo(chain).length === 0) missing.push(`the ${tools.name} jump to ${chain}`);
     }
-    const entries = (await this.list()).length;
     return {
       present: missing.length === 0,
       entries,
@@ -158,13 +144,31 @@ export class IpsetBackend implements FirewallBackend {
     await this.run("ipset", ["restore"], `${lines.join("\n")}\n`);
   }
 
-  /** `ipset save` of one set, or null when the set does not exist. */
-  private async savedSet(set: string): Promise<string | null> {
-    try {
-      return await this.run("ipset", ["save", set]);
-    } catch (err) {
-      if (toolSaid(err, MISSING)) return null;
-      throw err;
-    }
+  /** `ipset save` of each of sipban's sets; null for a set that does not exist. */
+  private async savedSets(): Promise<{ set: string; saved: string | null }[]> {
+    const sets = XTABLES_FAMILIES.map(({ family }) => this.setName(family));
+    return Promise.all(
+      sets.map(async (set) => {
+        try {
+          return { set, saved: await this.run("ipset", ["save", set]) };
+        } catch (err) {
+          if (toolSaid(err, MISSING)) return { set, saved: null };
+          throw err;
+        }
+      }),
+    );
   }
+}
+
+/** The bans in `ipset save` output: `add <set> <address> timeout <seconds left>` lines. */
+function parseSaved(saved: string, now: number): BanEntry[] {
+  const entries: BanEntry[] = [];
+  for (const line of saved.split("\n")) {
+    const [verb, , value, option, seconds] = line.split(" ");
+    const ip = verb === "add" && value !== undefined ? normalizeIp(value) : null;
+    if (ip === null) continue;
+    const left = option === "timeout" ? Number(seconds) : 0;
+    entries.push({ ip, until: left > 0 ? now + left * 1000 : 0 });
+  }
+  return entries;
 }

@@ -42,23 +42,19 @@ export class IptablesBackend implements FirewallBackend {
   }
 
   async add(entries: readonly BanEntry[]): Promise<void> {
-    const bans = pendingBans(entries, Date.now());
-    await this.change(
-      bans.v4.map((entry) => entry.ip),
-      XTABLES_FAMILIES[0]!,
-      "add",
-    );
-    await this.change(
-      bans.v6.map((entry) => entry.ip),
-      XTABLES_FAMILIES[1]!,
-      "add",
-    );
+    const { v4, v6 } = pendingBans(entries, Date.now());
+    for (const tools of XTABLES_FAMILIES) {
+      await this.change(
+        (tools.family === 4 ? v4 : v6).map((entry) => entry.ip),
+        tools,
+        "add",
+      );
+    }
   }
 
   async remove(ips: readonly string[]): Promise<void> {
     const { v4, v6 } = ipsByFamily(ips);
-    await this.change(v4, XTABLES_FAMILIES[0]!, "delete");
-    await this.change(v6, XTABLES_FAMILIES[1]!, "delete");
+    for (const tools of XTABLES_FAMILIES) await this.change(tools.family === 4 ? v4 : v6, tools, "delete");
   }
 
   async list(): Promise<BanEntry[]> {

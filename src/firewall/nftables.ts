@@ -102,7 +102,7 @@ export class NftablesBackend implements FirewallBackend {
     const missing = [
       ...SETS.filter(({ set }) => !table.sets.has(set)).map(({ set }) => `set ${set}`),
       ...(table.hooked ? [] : [`chain ${CHAIN} at prerouting`]),
-      ...(table.rules === this.dropRules().length ? [] : ["its drop rules"]),
+      ...(table.rules === this.dropRules().length ? [] : ["its drop rules as configured"]),
     ];
     const { v4, v6 } = table.elements;
     const held = `${v4.length} IPv4 and ${v6.length} IPv6 address(es) banned`;
@@ -195,11 +195,11 @@ function parseTable(json: string, now: number): NftTable {
     if (set && (set.name === "v4" || set.name === "v6")) {
       table.sets.add(set.name);
       for (const element of set.elem ?? []) {
-        const value = typeof element === "string" ? element : element.elem.val;
-        const expires = typeof element === "string" ? undefined : element.elem.expires;
-        const ip = normalizeIp(value);
-        if (ip !== null)
-          table.elements[set.name].push({ ip, until: expires === undefined ? 0 : now + expires * 1000 });
+        const { val, expires } =
+          typeof element === "string" ? { val: element, expires: undefined } : element.elem;
+        const ip = normalizeIp(val);
+        const until = expires === undefined ? 0 : now + expires * 1000;
+        if (ip !== null) table.elements[set.name].push({ ip, until });
       }
     }
     if (chain?.name === CHAIN && chain.hook === "prerouting") table.hooked = true;

@@ -20,7 +20,7 @@ export class RawTable {
   private constructor(
     private readonly chains: ReadonlySet<string>,
     /** Rule lines, `-A CHAIN ...`. */
-    readonly rules: readonly string[],
+    private readonly rules: readonly string[],
   ) {}
 
   static parse(saved: string): RawTable {

@@ -20,7 +20,7 @@ export const DEFAULT_POLICY: PolicyConfig = {
   bantimeMs: 60 * 60_000,
   factor: 2,
   maxbantimeMs: 7 * 24 * 3600_000,
-  maxTracked: 1_000_000,
+  maxTracked: 250_000,
 };
 
 /** The policy section of a loaded configuration, as the engine takes it. */
@@ -57,17 +57,24 @@ export interface Decision {
   evidence: Evidence;
 }
 
+// Kept lean: an attacker rotating through a million addresses makes a million of these.
 interface Counter {
-  times: number[];
-  weights: number[];
-  reasons: Set<string>;
-  users: Set<string>;
-  services: Set<string>;
+  /** Failures inside the window, as pairs: time, weight, time, weight, ... */
+  marks: number[];
+  /** Shared, never changed in place (see SampleLists). */
+  reasons: readonly string[];
+  users: readonly string[] | null;
+  services: readonly string[];
   firstSeen: number;
   failures: number;
+  /** When (in insertions) it was last moved to the young end of the Map. */
+  seq: number;
 }
 
 const MAX_SAMPLES = 8;
+// Forgetting addresses one at a time from the front of a Map is quadratic in V8 (deleted slots
+// are skipped on every iteration until the table is rebuilt): forget a slice at once.
+const EVICT_SHARE = 64;
 
 /**
  * Decides bans from failure events. Pure: it takes the time as an argument and keeps no timers,
@@ -79,6 +86,8 @@ export class BanPolicy {
   /** Failures from allowlisted addresses (never banned). */
   allowlisted = 0;
   private readonly counters = new Map<string, Counter>();
+  private readonly samples = new SampleLists();
+  private seq = 0;
   private readonly bannedUntil = new Map<string, number>();
   private readonly offences = new Map<string, number>();
 
@@ -113,22 +122,21 @@ export class BanPolicy {
       return null;
     }
     if (this.isBanned(event.ip, now)) return null;
-    const c = this.touch(event.ip, now);
+    const c = this.touch(event, now);
     const horizon = now - this.config.findtimeMs;
     let drop = 0;
-    while (drop < c.times.length && c.times[drop]! < horizon) drop++;
-    if (drop > 0) {
-      c.times.splice(0, drop);
-      c.weights.splice(0, drop);
+    while (drop < c.marks.length && c.marks[drop]! < horizon) drop += 2;
+    if (drop > 0) c.marks.splice(0, drop);
+    if (c.failures > 0) {
+      // A new exact-size array: push would grow it to 19 slots, times a million addresses.
+      c.marks = c.marks.concat(now, event.weight * event.attempts);
+      c.reasons = this.samples.with(c.reasons, event.reason);
+      if (event.user !== undefined) c.users = this.samples.with(c.users, event.user);
+      c.services = this.samples.with(c.services, event.service);
     }
-    c.times.push(now);
-    c.weights.push(event.weight * event.attempts);
     c.failures += event.attempts;
-    if (c.reasons.size < MAX_SAMPLES) c.reasons.add(event.reason);
-    if (event.user && c.users.size < MAX_SAMPLES) c.users.add(event.user);
-    c.services.add(event.service);
     let sum = 0;
-    for (const w of c.weights) sum += w;
+    for (let i = 1; i < c.marks.length; i += 2) sum += c.marks[i]!;
     if (!event.instant && sum < this.config.maxretry) return null;
     return this.decide(event, c, now);
   }
@@ -153,7 +161,7 @@ export class BanPolicy {
       evidence: {
         failures: c.failures,
         reasons: [...c.reasons],
-        users: [...c.users],
+        users: [...(c.users ?? [])],
         services: [...c.services],
         firstSeen: c.firstSeen,
         lastSeen: now,
@@ -161,20 +169,25 @@ export class BanPolicy {
     };
   }
 
-  private touch(ip: string, now: number): Counter {
+  private touch(event: FailureEvent, now: number): Counter {
+    const ip = event.ip;
     let c = this.counters.get(ip);
     if (c) {
-      // Re-inserting keeps the Map in least-recently-seen order for eviction.
+      // Re-inserting keeps the Map in (roughly) least-recently-seen order for eviction; only
+      // counters in the older half move, so a busy attacker does not churn the table.
+      if (this.seq - c.seq < this.config.maxTracked / 2) return c;
       this.counters.delete(ip);
+      c.seq = ++this.seq;
     } else {
+      // Arrays built with their first element: an empty array grows to 17 slots on its first push.
       c = {
-        times: [],
-        weights: [],
-        reasons: new Set(),
-        users: new Set(),
-        services: new Set(),
+        marks: [now, event.weight * event.attempts],
+        reasons: this.samples.with(null, event.reason),
+        users: event.user === undefined ? null : this.samples.with(null, event.user),
+        services: this.samples.with(null, event.service),
         firstSeen: now,
         failures: 0,
+        seq: ++this.seq,
       };
       if (this.counters.size >= this.config.maxTracked) this.evictOldest();
     }
@@ -183,10 +196,11 @@ export class BanPolicy {
   }
 
   private evictOldest(): void {
-    const oldest = this.counters.keys().next();
-    if (!oldest.done) {
-      this.counters.delete(oldest.value);
+    let n = Math.max(1, Math.floor(this.config.maxTracked / EVICT_SHARE));
+    for (const ip of this.counters.keys()) {
+      this.counters.delete(ip);
       this.evicted++;
+      if (--n === 0) break;
     }
   }
 
@@ -194,7 +208,7 @@ export class BanPolicy {
   expire(now: number): void {
     const horizon = now - this.config.findtimeMs;
     for (const [ip, c] of this.counters) {
-      if ((c.times[c.times.length - 1] ?? 0) >= horizon) break;
+      if ((c.marks[c.marks.length - 2] ?? 0) >= horizon) break;
       this.counters.delete(ip);
     }
     for (const [ip, until] of this.bannedUntil) if (until <= now) this.bannedUntil.delete(ip);
@@ -202,6 +216,26 @@ export class BanPolicy {
 
   get tracked(): number {
     return this.counters.size;
+  }
+}
+
+/**
+ * Short lists of samples (reasons, users, services), shared between counters: a million
+ * addresses failing with "Wrong password" over SIP hold two lists between them, not two million.
+ */
+class SampleLists {
+  private readonly lists = new Map<string, readonly string[]>();
+
+  /** `list` with `item` added (at most MAX_SAMPLES items), as a shared list. */
+  with(list: readonly string[] | null, item: string): readonly string[] {
+    if (list !== null && (list.includes(item) || list.length >= MAX_SAMPLES)) return list;
+    const next = list === null ? [item] : [...list, item];
+    const key = next.join("\u0000");
+    const shared = this.lists.get(key);
+    if (shared) return shared;
+    if (this.lists.size >= 100_000) this.lists.clear();
+    this.lists.set(key, next);
+    return next;
   }
 }
 
