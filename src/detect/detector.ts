@@ -220,7 +220,8 @@ export class Detector {
 
   /** What the line says about its neighbours (see SplitGuard). */
   private signal(line: string, record: LogRecord | null, c: Candidate): Signal | null {
-    const dump = DUMP_HEADER.exec(line);
+    // Cheap tests before the regexes: nearly every line has neither.
+    const dump = line.includes(" bytes") ? DUMP_HEADER.exec(line) : null;
     if (dump) return { kind: "dump", bytes: Number(dump[1] ?? dump[2]) };
     // The [json] formatter escapes line breaks: its records are never split over lines.
     const json = line.charCodeAt(0) === 0x7b;

@@ -15,7 +15,7 @@ export function splitRemainder(
     const security = securityRemainder(line, record?.message);
     if (security) return security;
   }
-  if (CALL_REMAINDER.test(line) && !(record && /^(?:Call from '|\S+: Call \()/.test(record.message)))
+  if (line.includes("rejected because") && CALL_REMAINDER.test(line) && !(record && /^(?:Call from '|\S+: Call \()/.test(record.message)))
     return {};
   return null;
 }
