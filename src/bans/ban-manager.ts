@@ -15,6 +15,8 @@ export interface Skipped {
  * its ban as it is: applying the same decisions again changes nothing.
  */
 export class BanManager {
+  private setUp = false;
+
   constructor(
     private readonly store: StateStore,
     private readonly backend: FirewallBackend,
@@ -40,9 +42,18 @@ export class BanManager {
     }
     if (added.length > 0) {
       this.store.addBans(added);
+      await this.ensureSetUp();
       await this.backend.add(added.map((b) => ({ ip: b.ip, until: b.until })));
     }
     return { added, skipped };
+  }
+
+  // A ban must land even when nobody ran `firewall setup` yet (a cron `scan --ban`): setting up
+  // is idempotent, so it is done once per run before the first batch.
+  private async ensureSetUp(): Promise<void> {
+    if (this.setUp) return;
+    await this.backend.setup();
+    this.setUp = true;
   }
 
   /** Ends a ban now, in the store and the kernel. Returns whether there was one. */

@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, type TestContext, test } from "node:test";
+import { createLab, type Lab, requireRootOrSkip } from "./helpers/netns.js";
+
+const main = join(import.meta.dirname, "..", "src", "cli", "main.js");
+
+interface Cli {
+  lab: Lab;
+  dir: string;
+  table: string;
+  /** Runs sipban inside the pbx namespace (its firewall is the pbx's). */
+  run(
+    args: string[],
+    env?: Record<string, string>,
+  ): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+let count = 0;
+
+async function cli(t: TestContext, extra: string[] = []): Promise<Cli> {
+  const lab = await createLab(t);
+  const dir = mkdtempSync(join(tmpdir(), "sipban-cli-"));
+  const table = `sbc${process.pid % 10000}${++count}`;
+  const config = join(dir, "sipban.yaml");
+  writeFileSync(
+    config,
+    [
+      "state:",
+      `  path: ${join(dir, "state.db")}`,
+      "daemon:",
+      `  socket: ${join(dir, "none.sock")}`,
+      "firewall:",
+      "  backend: nftables",
+      `  name: ${table}`,
+      "policy:",
+      "  maxretry: 3",
+      ...extra,
+      "",
+    ].join("\n"),
+  );
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        "ip",
+        ["netns", "exec", lab.pbx.ns, process.execPath, main, "--config", config, ...args],
+        { timeout: 20_000, env: { ...process.env, SSH_CONNECTION: "", SSH_CLIENT: "", ...env } },
+        (err, stdout, stderr) =>
+          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  return { lab, dir, table, run };
+}
+
+function failures(ip: string, n: number): string {
+  const stamp = new Date().toISOString().slice(0, 19).replace("T", " ");
+  const line = `[${stamp}] NOTICE[1] chan_sip.c: Registration from '<sip:100@192.0.2.10>' failed for '${ip}:5060' - Wrong password\n`;
+  return line.repeat(n);
+}
+
+describe("ban, unban, bans, firewall and scan --ban against a real kernel", { concurrency: false }, () => {
+  test("ban and unban an attacker by hand; the friend is never touched", async (t) => {
+    if (!requireRootOrSkip(t, ["nft"])) return;
+    const { lab, run } = await cli(t);
+    assert.equal((await run(["firewall", "setup"])).code, 0);
+    const banned = await run(["ban", lab.attacker.v4, "--for", "1h", "--reason", "test"]);
+    assert.equal(banned.code, 0, banned.stderr);
+    assert.match(banned.stdout, /banned 192\.0\.2\.\d+ for 1h/);
+    await lab.attacker.sendUdp(lab.pbx.v4, 5060, "REGISTER banned");
+    assert.equal(await lab.pbx.received("REGISTER banned", 1000), false);
+    await lab.friend.sendUdp(lab.pbx.v4, 5060, "REGISTER friend");
+    assert.ok(await lab.pbx.received("REGISTER friend"));
+    const again = await run(["ban", lab.attacker.v4]);
+    assert.match(again.stdout, /already banned/);
+    const list = JSON.parse((await run(["bans", "--json"])).stdout);
+    assert.equal(list.bans.length, 1);
+    assert.equal(list.bans[0].inFirewall, true);
+    assert.equal(list.bans[0].reason, "test");
+    assert.equal((await run(["unban", lab.attacker.v4])).code, 0);
+    await lab.attacker.sendUdp(lab.pbx.v4, 5060, "REGISTER unbanned");
+    assert.ok(await lab.pbx.received("REGISTER unbanned"));
+    assert.equal(JSON.parse((await run(["bans", "--json"])).stdout).bans.length, 0);
+  });
+
+  test("allowlisted addresses, the pbx's own and the admin's SSH address are refused with a non-zero exit", async (t) => {
+    if (!requireRootOrSkip(t, ["nft"])) return;
+    const { lab, run } = await cli(t, ["allowlist:", "  - 198.51.100.0/24"]);
+    for (const ip of ["198.51.100.7", lab.pbx.v4, "127.0.0.1", lab.pbx.v6]) {
+      const r = await run(["ban", ip]);
+      assert.equal(r.code, 2, `${ip}: ${r.stdout}`);
+      assert.match(r.stderr, /refusing to ban .*allowlisted/);
+    }
+    const ssh = await run(["ban", lab.friend.v4], {
+      SSH_CONNECTION: `${lab.friend.v4} 50000 ${lab.pbx.v4} 22`,
+    });
+    assert.equal(ssh.code, 2);
+    assert.match(ssh.stderr, /your SSH session/);
+    const invalid = await run(["ban", "203.0.113.5; rm -rf /"]);
+    assert.equal(invalid.code, 2);
+    assert.match(invalid.stderr, /not an IPv4 or IPv6 address/);
+  });
+
+  test("firewall setup refuses to lock out the SSH client; teardown leaves nothing; setup restores the bans", async (t) => {
+    if (!requireRootOrSkip(t, ["nft"])) return;
+    const { lab, run, table } = await cli(t);
+    assert.equal((await run(["ban", lab.attacker.v4])).code, 0);
+    const refused = await run(["firewall", "setup"], {
+      SSH_CONNECTION: `${lab.attacker.v4} 50000 ${lab.pbx.v4} 22`,
+    });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /your SSH session comes from .* which is banned/);
+    assert.equal((await run(["firewall", "teardown"])).code, 0);
+    assert.doesNotMatch(await lab.pbx.exec("nft", ["list", "ruleset"]), new RegExp(table));
+    const status = await run(["firewall", "status"]);
+    assert.equal(status.code, 1);
+    assert.match(status.stdout, /not set up/);
+    const setup = await run(["firewall", "setup"]);
+    assert.match(setup.stdout, /1 ban\(s\) added/);
+    await lab.attacker.sendUdp(lab.pbx.v4, 5060, "REGISTER after setup");
+    assert.equal(await lab.pbx.received("REGISTER after setup", 1000), false);
+  });
+
+  test("scan --ban bans what the policy decides, and a second run on the same log changes nothing", async (t) => {
+    if (!requireRootOrSkip(t, ["nft"])) return;
+    const { lab, run, dir, table } = await cli(t);
+    const log = join(dir, "messages.log");
+    writeFileSync(log, failures(lab.attacker.v4, 4) + failures(lab.friend.v4, 2));
+    const first = JSON.parse((await run(["scan", "--ban", "--json", log])).stdout);
+    assert.deepEqual(first.banned.added, [lab.attacker.v4]);
+    const setBefore = await lab.pbx.exec("nft", ["-j", "list", "set", "inet", table, "v4"]);
+    const second = JSON.parse((await run(["scan", "--ban", "--json", log])).stdout);
+    assert.deepEqual(second.banned.added, []);
+    assert.deepEqual(second.banned.skipped, [{ ip: lab.attacker.v4, why: "already banned" }]);
+    const setAfter = await lab.pbx.exec("nft", ["-j", "list", "set", "inet", table, "v4"]);
+    const elements = (text: string) =>
+      JSON.stringify(JSON.parse(text).nftables.find((o: { set?: unknown }) => o.set).set.elem);
+    assert.equal(elements(setAfter).split(lab.attacker.v4).length - 1, 1, "one kernel entry");
+    // The kernel's remaining time only ever goes down: the ban was not extended.
+    const expires = (text: string) => Number(/"expires":\s*(\d+)/.exec(text)?.[1]);
+    assert.ok(expires(setAfter) <= expires(setBefore), `${expires(setAfter)} <= ${expires(setBefore)}`);
+    await lab.attacker.sendUdp(lab.pbx.v4, 5060, "REGISTER scanned");
+    assert.equal(await lab.pbx.received("REGISTER scanned", 1000), false);
+    await lab.friend.sendUdp(lab.pbx.v4, 5060, "REGISTER friend");
+    assert.ok(await lab.pbx.received("REGISTER friend"));
+  });
+});
