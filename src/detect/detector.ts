@@ -52,14 +52,19 @@ interface Candidate {
   hit?: RuleHit;
   ambiguous?: string;
   unmatched?: boolean;
+  /** A rule saw the start of its record but not its end: the record was split. */
+  incomplete?: boolean;
   noPrefix?: boolean;
 }
 
 const MAX_LINE = 16_384;
 
 // Dumps of raw packets: pjproject's "Error processing N bytes packet" and `pjsip set logger`.
+// Anchored at the message's start, so attacker text inside another message cannot open one.
 const DUMP_HEADER =
-  /(?:Error processing (\d+) bytes packet from |<--- (?:Received|Transmitting) SIP (?:request|response) \((\d+) bytes\) )/;
+  /^(?:\S+\s+)?(?:Error processing (\d{1,5}) bytes packet from |<--- (?:Received|Transmitting) SIP (?:request|response) \((\d{1,5}) bytes\) )/;
+// A UDP datagram is at most this big: no dump covers more.
+const MAX_DUMP_BYTES = 65_535;
 
 /** Byte strings of lines that guard others (dumps, split dialplan lines), fed along with the rules' literals. */
 const GUARD_LITERALS = ["bytes packet from ", "<--- Received SIP ", "<--- Transmitting SIP ", " Ext. "];
@@ -175,6 +180,7 @@ export class Detector {
     const time = record?.time ?? this.lastTime;
     if (record) this.lastTime = record.time;
     let tried = false;
+    let incomplete = false;
     if (record && !record.broken) {
       const slash = record.component.lastIndexOf("/");
       const base = slash === -1 ? record.component : record.component.slice(slash + 1);
@@ -186,17 +192,18 @@ export class Detector {
       for (const rules of lists) {
         if (!rules) continue;
         const c = this.tryRules(rules, record.message, line, time);
-        if (c !== null && c !== "tried" && c !== "incomplete") return c;
+        if (typeof c === "object" && c !== null) return c;
         tried ||= c !== null;
+        incomplete ||= c === "incomplete";
       }
     }
     if (this.lineRules.length > 0) {
       const c = this.tryRules(this.lineRules, line, line, time);
-      if (c !== null && c !== "tried" && c !== "incomplete") return c;
-      tried ||= c === "tried";
+      if (typeof c === "object" && c !== null) return c;
+      tried ||= c !== null;
     }
     if (record === null) return { line, time, noPrefix: true };
-    return { line, time, unmatched: tried || this.allLiterals.some((l) => line.includes(l)) };
+    return { line, time, incomplete, unmatched: tried || this.allLiterals.some((l) => line.includes(l)) };
   }
 
   /** The first rule that takes the text decides; "incomplete" when one saw only a record's start. */
@@ -220,9 +227,9 @@ export class Detector {
 
   /** What the line says about its neighbours (see SplitGuard). */
   private signal(line: string, record: LogRecord | null, c: Candidate): Signal | null {
-    // Cheap tests before the regexes: nearly every line has neither.
-    const dump = line.includes(" bytes") ? DUMP_HEADER.exec(line) : null;
-    if (dump) return { kind: "dump", bytes: Number(dump[1] ?? dump[2]) };
+    // A cheap test before the regex: nearly no line has it.
+    const dump = record && line.includes(" bytes") ? DUMP_HEADER.exec(record.message) : null;
+    if (dump) return { kind: "dump", bytes: Math.min(Number(dump[1] ?? dump[2]), MAX_DUMP_BYTES) };
     // The [json] formatter escapes line breaks: its records are never split over lines.
     const json = line.charCodeAt(0) === 0x7b;
     if (json) return null;
@@ -230,15 +237,9 @@ export class Detector {
     const remainder = splitRemainder(line, record);
     if (remainder) return { kind: "remainder", injector: remainder.injector };
     if (record?.broken) return { kind: "start" };
-    if (record && !c.hit && !c.ambiguous && this.startsButDoesNotEnd(record)) return { kind: "start" };
+    if (c.incomplete) return { kind: "start" };
     if (record?.message.startsWith("SecurityEvent=")) return { kind: "security-start" };
     return null;
-  }
-
-  private startsButDoesNotEnd(record: LogRecord): boolean {
-    const slash = record.component.lastIndexOf("/");
-    const base = slash === -1 ? record.component : record.component.slice(slash + 1);
-    return (this.byComponent.get(base) ?? []).some((r) => r.match(record.message) === INCOMPLETE);
   }
 
   /** A line the guard let through: count it (once) and tell the observer. */

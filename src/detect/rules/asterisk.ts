@@ -109,7 +109,8 @@ const callFrom: Rule = {
   service: "sip",
   description:
     "chan_sip/PJSIP: Call from '<x>' (<addr>) to extension '<e>' rejected because extension not found",
-  literals: ["rejected because extension not found"],
+  // The second literal also finds the start of a line split inside the number (see SplitGuard).
+  literals: ["rejected because extension not found", ") to extension '"],
   components: ["chan_sip.c", "res_pjsip_session.c"],
   match(message) {
     const m = CALL_FROM.exec(message);
@@ -133,7 +134,8 @@ const pjsipCall: Rule = {
   id: "pjsip-call-noext",
   service: "pjsip",
   description: "chan_pjsip: <endpoint>: Call (<TRANSPORT>:<addr>) to extension '<e>' rejected",
-  literals: ["rejected because extension not found"],
+  // The second literal also finds the start of a line split inside the number (see SplitGuard).
+  literals: ["rejected because extension not found", ") to extension '"],
   components: ["res_pjsip_session.c"],
   match(message) {
     const m = PJSIP_CALL.exec(message);

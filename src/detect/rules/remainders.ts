@@ -15,7 +15,11 @@ export function splitRemainder(
     const security = securityRemainder(line, record?.message);
     if (security) return security;
   }
-  if (line.includes("rejected because") && CALL_REMAINDER.test(line) && !(record && /^(?:Call from '|\S+: Call \()/.test(record.message)))
+  if (
+    line.includes("rejected because") &&
+    CALL_REMAINDER.test(line) &&
+    !(record && /^(?:Call from '|\S+: Call \()/.test(record.message))
+  )
     return {};
   return null;
 }

@@ -49,8 +49,8 @@ export const securityEventRule: Rule = {
   service: "security",
   description:
     'res_security_log: SecurityEvent="InvalidAccountID|ChallengeResponseFailed|InvalidPassword|FailedACL",...',
-  // Every whole record and every remainder of a split one holds it.
-  literals: ["RemoteAddress="],
+  // Every record's start holds the first, every remainder of a split one the second.
+  literals: ["SecurityEvent=", "RemoteAddress="],
   components: ["res_security_log.c"],
   match(message) {
     const m = parseRecord(message);
