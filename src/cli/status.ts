@@ -38,9 +38,10 @@ export function registerStatus(program: Command): void {
         `${daemon.activeBans} active ban(s), ${daemon.bansApplied} made since start, ${daemon.failuresSeen} failure(s) seen, ${daemon.tracked} address(es) counted`,
       );
       for (const s of daemon.sources as Array<Record<string, unknown>>) {
-        console.log(
-          `  ${s.name}: ${s.state}, ${s.linesRead} lines read, ${s.injections} injection attempt(s), ${s.unmatched} unmatched`,
-        );
+        const read =
+          s.linesRead !== undefined ? `${s.linesRead} lines read` : `${s.blocks} event blocks read`;
+        const odd = s.unmatched !== undefined ? `${s.unmatched} unmatched` : `${s.rejected} rejected`;
+        console.log(`  ${s.name}: ${s.state}, ${read}, ${s.injections} injection attempt(s), ${odd}`);
       }
     });
 }

@@ -76,6 +76,45 @@ const source = z.union([
     }),
   }),
   z.strictObject({ stdin: z.literal(true) }),
+  z.strictObject({
+    /** Asterisk's manager interface: security events as they happen. */
+    ami: z.strictObject({
+      host: z.string().min(1).default("127.0.0.1"),
+      port: z.number().int().min(1).max(65535).default(5038),
+      username: z.string().regex(/^[^\r\n]+$/, "one line, not empty"),
+      secret: z.string().regex(/^[^\r\n]+$/, "one line, not empty"),
+      tls: z
+        .union([
+          z.boolean(),
+          z.strictObject({
+            /** PEM file of the CA that signed Asterisk's certificate. */
+            ca: z.string().optional(),
+            servername: z.string().optional(),
+            rejectUnauthorized: z.boolean().default(true),
+          }),
+        ])
+        .default(false),
+      events: z
+        .array(
+          z.enum([
+            "InvalidAccountID",
+            "ChallengeResponseFailed",
+            "InvalidPassword",
+            "FailedACL",
+            "RequestNotAllowed",
+            "AuthMethodNotAllowed",
+            "InvalidTransport",
+            "UnexpectedAddress",
+            "RequestBadFormat",
+            "RequestNotSupported",
+            "SessionLimit",
+            "LoadAverageLimit",
+            "MemoryLimit",
+          ]),
+        )
+        .optional(),
+    }),
+  }),
 ]);
 
 export const configSchema = z.strictObject({

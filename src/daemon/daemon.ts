@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { BanManager } from "../bans/ban-manager.js";
 import { loadConfig } from "../config/load.js";
@@ -8,6 +9,7 @@ import { createBackend, type FirewallBackend } from "../firewall/backend.js";
 import { normalizeIp } from "../net/address.js";
 import { Allowlist } from "../policy/allowlist.js";
 import { BanPolicy, type Decision, policyConfig } from "../policy/policy.js";
+import { AmiSource } from "../sources/ami.js";
 import { FileFollower, type FollowPosition } from "../sources/file-follower.js";
 import { JournaldSource } from "../sources/journald.js";
 import { SourcePipeline } from "../sources/pipeline.js";
@@ -20,7 +22,9 @@ const SAVE_POSITIONS_EVERY_MS = 250;
 interface RunningSource {
   name: string;
   state: string;
-  pipeline: SourcePipeline;
+  /** Line sources have a pipeline; the AMI source reports its own counters. */
+  pipeline?: SourcePipeline;
+  stats?: () => object;
   stop(): Promise<void> | void;
 }
 
@@ -95,7 +99,7 @@ export class Daemon {
     this.timers = [];
     for (const s of this.sources) {
       await s.stop();
-      s.pipeline.flush();
+      s.pipeline?.flush();
     }
     this.scheduleApply();
     await this.applying;
@@ -134,7 +138,7 @@ export class Daemon {
     this.allowlist = new Allowlist(next.allowlist);
     this.manager = new BanManager(this.store, this.backend, this.allowlist);
     this.policy = this.newPolicy();
-    for (const s of this.sources) s.pipeline.flush();
+    for (const s of this.sources) s.pipeline?.flush();
     this.log.info("configuration reloaded");
   }
 
@@ -211,6 +215,10 @@ export class Daemon {
       this.sources.push(entry);
       return;
     }
+    if ("ami" in source) {
+      this.startAmi(source.ami);
+      return;
+    }
     const pipeline = this.pipeline();
     const onData = (chunk: Buffer) =>
       pipeline.lines(
@@ -226,6 +234,43 @@ export class Daemon {
       pipeline,
       stop: () => void process.stdin.off("data", onData),
     });
+  }
+
+  private startAmi(a: Extract<Config["sources"][number], { ami: unknown }>["ami"]): void {
+    const entry: RunningSource = {
+      name: "",
+      state: "connecting",
+      stop: () => ami.stop(),
+      stats: () => ami.stats,
+    };
+    const ami = new AmiSource({
+      host: a.host,
+      port: a.port,
+      username: a.username,
+      secret: a.secret,
+      tls:
+        a.tls === false
+          ? undefined
+          : a.tls === true
+            ? true
+            : {
+                ca: a.tls.ca ? readFileSync(a.tls.ca) : undefined,
+                servername: a.tls.servername,
+                rejectUnauthorized: a.tls.rejectUnauthorized,
+              },
+      events: a.events,
+      weights: this.config.detect.weights,
+      banInjection: this.config.detect.banInjection,
+      onEvent: (e) => this.onFailure(e),
+      onState: (state, detail) => {
+        entry.state = state;
+        const level = state === "auth-failed" ? "error" : state === "disconnected" ? "warn" : "info";
+        this.log[level]({ source: entry.name, state }, detail);
+      },
+    });
+    entry.name = ami.name;
+    this.sources.push(entry);
+    ami.start();
   }
 
   private rememberPosition(key: string, value: string): void {
@@ -318,8 +363,9 @@ export class Daemon {
           sources: this.sources.map((s) => ({
             name: s.name,
             state: s.state,
-            linesRead: s.pipeline.scanner.linesRead,
-            ...s.pipeline.detector.stats,
+            ...(s.pipeline
+              ? { linesRead: s.pipeline.scanner.linesRead, ...s.pipeline.detector.stats }
+              : s.stats?.()),
           })),
           activeBans: this.store.activeBans(now).length,
           bansApplied: this.bansApplied,
