@@ -363,15 +363,11 @@ describe("FileFollower", () => {
     };
     try {
       const calls = seen.calls;
-      const cpu = process.cpuUsage();
       await tick(1000);
-      const used = process.cpuUsage(cpu);
+      // Counted work, not CPU time (which a loaded machine inflates): the daemon's idle CPU is
+      // measured by the benchmark instead.
       assert.equal(seen.calls, calls, "no data, no onData");
       assert.ok(reads <= 1, `${reads} reads while idle`);
-      assert.ok(
-        (used.user + used.system) / 1000 < 50,
-        `${(used.user + used.system) / 1000} ms CPU while idle`,
-      );
     } finally {
       proto.read = read;
     }

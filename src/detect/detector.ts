@@ -1,6 +1,6 @@
 import { Coalescer } from "./coalesce.js";
 import type { FailureEvent, LogRecord } from "./event.js";
-import { LayoutParser } from "./layout.js";
+import { KAMAILIO, LayoutParser } from "./layout.js";
 import { AMBIGUOUS, DIALPLAN, INCOMPLETE, type Rule, type RuleHit } from "./rule.js";
 import { splitRemainder } from "./rules/remainders.js";
 import { type Signal, SplitGuard } from "./split-guard.js";
@@ -25,6 +25,8 @@ export interface DetectorOptions {
   referenceTime?: number;
   /** Called for every line that was looked at, with what became of it. */
   observe?: (line: string, outcome: LineOutcome) => void;
+  /** The source is followed live: lines that carry no time (Kamailio on stderr) happened now. */
+  clock?: () => number;
 }
 
 export interface DetectorStats {
@@ -97,7 +99,7 @@ export class Detector {
 
   constructor(private readonly options: DetectorOptions) {
     this.timestamps = new TimestampParser(options.referenceTime ?? Date.now());
-    this.layout = new LayoutParser(this.timestamps);
+    this.layout = new LayoutParser(this.timestamps, options.clock);
     this.lastTime = this.timestamps.reference();
     this.allLiterals = [...new Set(options.rules.flatMap((r) => r.literals))];
     for (const rule of options.rules) {
@@ -128,10 +130,15 @@ export class Detector {
       this.stats.oversized++;
       return;
     }
-    const line = text.endsWith("\r") ? text.slice(0, -1) : text;
+    const crlf = text.endsWith("\r");
+    const line = crlf ? text.slice(0, -1) : text;
     const record = this.layout.parse(line);
     const candidate = this.judge(line, record);
-    const signal = this.signal(line, record, candidate);
+    // Kamailio writes LF, but raw SIP text it copies into a message (a folded Call-ID in the
+    // stock log prefix, a malformed header in a core error) carries CRLF: such a line is the
+    // attacker's, and so are its neighbours.
+    const signal: Signal | null =
+      crlf && record?.component === KAMAILIO ? { kind: "start" } : this.signal(line, record, candidate);
     this.settle(this.guard.push(candidate, offset, text.length + 1, signal), emit);
   }
 

@@ -5,14 +5,21 @@ import type { TimestampParser } from "./timestamp.js";
  * Splits a physical log line into its prefix (time, level, source file) and message, for every
  * layout Asterisk writes: the file channels' default and `[plain]` formatters with any
  * `dateformat`, the console/journal form, syslog (classic and RFC 3339 stamps), and the `[json]`
- * formatter. Returns null for a line with no prefix: a continuation of the previous record, or a
+ * formatter; FreeSWITCH's log file and console (also through syslog); Kamailio through syslog and
+ * on stderr. Returns null for a line with no prefix: a continuation of the previous record, or a
  * header. Nothing after the prefix is trusted here; rules parse the message.
  */
 export class LayoutParser {
-  /** Lines whose date text no parser understood; they get the reference time. */
+  /** Lines whose date text no parser understood, or that carry none; they get the last (or reference) time. */
   undated = 0;
+  /** Time of the last dated line, for lines that carry no time (Kamailio on stderr). */
+  private lastTime: number | undefined;
 
-  constructor(private readonly timestamps: TimestampParser) {}
+  constructor(
+    private readonly timestamps: TimestampParser,
+    /** For a source followed live: a line without a time was written now. */
+    private readonly clock?: () => number,
+  ) {}
 
   parse(rawLine: string): LogRecord | null {
     const line = rawLine.includes("\x1b") ? rawLine.replace(ANSI, "") : rawLine;
@@ -21,7 +28,7 @@ export class LayoutParser {
     if (first === 0x7b /* { */) return this.parseJson(line);
     const m = SYSLOG.exec(line);
     if (m) return this.parseSyslogBody(m[1]!, m[2]!, m[3]!);
-    return null;
+    return this.parseFreeSwitch(line) ?? this.parseKamailioStderr(line);
   }
 
   // `[date] LEVEL[lwp][C-xxxxxxxx] file: msg` and its `[plain]` / console variants.
@@ -35,8 +42,48 @@ export class LayoutParser {
     const time = this.time(date);
     const m = ASTERISK_SYSLOG_BODY.exec(body);
     if (m) return this.asteriskBody(time, m[1]!, m[2]!);
+    if (program === "kamailio") {
+      const k = KAMAILIO_BODY.exec(body);
+      if (k) return { time, level: k[1]!, component: KAMAILIO, message: k[2]! };
+    } else if (program === "freeswitch") {
+      // FreeSWITCH's console in the journal, its own stamp inside: the journal's is kept.
+      const f = this.parseFreeSwitch(body, time);
+      if (f) return f;
+    }
     // Another program through syslog: its rules parse the body themselves.
     return { time, level: "", component: program, message: body };
+  }
+
+  // `[uuid ]date [idle% ][LEVEL] file:line [func() ]msg`, or the older `date [LEVEL] [TAG] [file:line] msg`.
+  private parseFreeSwitch(line: string, time?: number): LogRecord | null {
+    const m = FREESWITCH.exec(line);
+    if (m) return { time: time ?? this.time(m[1]!), level: m[2]!, component: m[3]!, message: m[4]! };
+    const o = FREESWITCH_OLD.exec(line);
+    if (!o) return null;
+    return { time: time ?? this.monthDayTime(o[1]!), level: o[2]!, component: o[3]!, message: o[4]! };
+  }
+
+  // Kamailio's stderr (`-E`) carries no time: the line gets the time of the last dated one.
+  private parseKamailioStderr(line: string): LogRecord | null {
+    const m = KAMAILIO_STDERR.exec(line);
+    if (!m) return null;
+    this.undated++;
+    return {
+      time: this.clock ? this.clock() : (this.lastTime ?? this.timestamps.reference()),
+      level: m[1]!,
+      component: KAMAILIO,
+      message: m[2]!,
+    };
+  }
+
+  // `MM-DD HH:MM:SS.uuuuuu` (or with a year): the year of the reference time, the year before
+  // when that would put the line more than two days ahead of it.
+  private monthDayTime(text: string): number {
+    if (/^\d{4}-/.test(text)) return this.time(text);
+    const reference = this.timestamps.reference();
+    const year = new Date(reference).getFullYear();
+    const t = this.time(`${year}-${text}`);
+    return t > reference + FUTURE_SLACK_MS ? this.time(`${year - 1}-${text}`) : t;
   }
 
   private asteriskBody(time: number, level: string, rest: string): LogRecord {
@@ -70,7 +117,10 @@ export class LayoutParser {
 
   private time(text: string): number {
     const t = this.timestamps.parse(text.trim());
-    if (!Number.isNaN(t)) return t;
+    if (!Number.isNaN(t)) {
+      this.lastTime = t;
+      return t;
+    }
     this.undated++;
     return this.timestamps.reference();
   }
@@ -101,3 +151,35 @@ const SYSLOG =
 
 // Asterisk's body inside syslog: `NOTICE[lwp][C-xxxxxxxx]: file:line in func: msg`.
 const ASTERISK_SYSLOG_BODY = /^([A-Z]+)\[\d+\](?:\[C-[0-9a-f]+\])?: (.*)$/s;
+
+// A yearless date more than this far ahead of the reference time is from the year before.
+const FUTURE_SLACK_MS = 2 * 24 * 3600 * 1000;
+
+// mod_logfile writes a session's call UUID before every physical line of its records.
+const FS_UUID = "(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12} )?";
+
+// FreeSWITCH (switch_log.c): `YYYY-MM-DD HH:MM:SS.uuuuuu [NN.NN% ][LEVEL] file:line [func() ]msg`.
+// The idle-CPU field came with 1.10.7; ` func()` with SWITCH_FUNC_IN_LOG builds. The line must
+// start with the stamp (or the UUID): text folded onto a new line by a SIP header starts with a blank.
+const FREESWITCH = new RegExp(
+  `^${FS_UUID}(\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d(?:\\.\\d{1,6})?) (?:\\d{1,3}\\.\\d\\d% )?\\[([A-Z]+)\\] ([\\w.-]+):\\d+ (?:[A-Za-z_]\\w*\\(\\) )?(.*)$`,
+  "s",
+);
+
+// An older layout fail2ban tests (gh-2193): `MM-DD HH:MM:SS.uuuuuu [WARN] [SOFIA] [sofia_reg.c:4130] msg`.
+const FREESWITCH_OLD = new RegExp(
+  `^${FS_UUID}((?:\\d{4}-)?\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d(?:\\.\\d{1,6})?) \\[([A-Z]+)\\] \\[[A-Z_]+\\] \\[([\\w.-]+):\\d+\\] (.*)$`,
+  "s",
+);
+
+/** The component of every Kamailio record: the module's file follows attacker text (the log prefix). */
+export const KAMAILIO = "kamailio";
+
+const KAMAILIO_LEVEL = "(ALERT|BUG|CRITICAL|ERROR|WARNING|NOTICE|INFO|DEBUG)";
+
+// Kamailio on stderr (dprint.h): `%2d(%d) LEVEL: msg`, process rank padded to two, then the pid.
+const KAMAILIO_RANK = "(?: \\d|\\d{2,5})\\(\\d{1,10}\\) ";
+const KAMAILIO_STDERR = new RegExp(`^${KAMAILIO_RANK}${KAMAILIO_LEVEL}: (.*)$`, "s");
+
+// Kamailio's body inside syslog: `LEVEL: msg`; the stderr form when the journal captured stderr.
+const KAMAILIO_BODY = new RegExp(`^(?:${KAMAILIO_RANK})?${KAMAILIO_LEVEL}: (.*)$`, "s");

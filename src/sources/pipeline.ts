@@ -19,7 +19,7 @@ export class SourcePipeline {
     options: DetectorOptions,
     private readonly emit: (event: FailureEvent) => void,
   ) {
-    this.detector = new Detector(options);
+    this.detector = new Detector({ ...options, clock: Date.now });
     this.scanner = new LineScanner(this.detector.literals(), {
       line: (text, offset) => this.detector.line(text, offset, emit),
     });
