@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
+import { writeTestConfig } from "./helpers/daemon-config.js";
 import { createLab, type Lab, requireRootOrSkip } from "./helpers/netns.js";
 
 const main = join(import.meta.dirname, "..", "src", "cli", "main.js");
@@ -25,23 +26,7 @@ async function cli(t: TestContext, extra: string[] = []): Promise<Cli> {
   const lab = await createLab(t);
   const dir = mkdtempSync(join(tmpdir(), "sipban-cli-"));
   const table = `sbc${process.pid % 10000}${++count}`;
-  const config = join(dir, "sipban.yaml");
-  writeFileSync(
-    config,
-    [
-      "state:",
-      `  path: ${join(dir, "state.db")}`,
-      "daemon:",
-      `  socket: ${join(dir, "none.sock")}`,
-      "firewall:",
-      "  backend: nftables",
-      `  name: ${table}`,
-      "policy:",
-      "  maxretry: 3",
-      ...extra,
-      "",
-    ].join("\n"),
-  );
+  const config = writeTestConfig(dir, table, ["policy:", "  maxretry: 3", ...extra]);
   const run = (args: string[], env: Record<string, string> = {}) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(

@@ -9,10 +9,11 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
+import { writeTestConfig } from "./helpers/daemon-config.js";
 import { createLab, type Host, requireRootOrSkip } from "./helpers/netns.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -130,27 +131,14 @@ async function setup(t: TestContext) {
   const dir = mkdtempSync(join(tmpdir(), "sipban-kamailio-"));
   const log = join(dir, "kamailio.log");
   const table = `sbk${process.pid % 10000}${++setupCount}`;
-  const config = join(dir, "sipban.yaml");
-  writeFileSync(
-    config,
-    [
-      "sources:",
-      `  - file: ${log}`,
-      "    from: start",
-      "policy:",
-      `  maxretry: ${MAXRETRY}`,
-      "  findtime: 10m",
-      "state:",
-      `  path: ${join(dir, "state.db")}`,
-      "daemon:",
-      `  socket: ${join(dir, "sipban.sock")}`,
-      "  reconcileEvery: 1s",
-      "firewall:",
-      "  backend: nftables",
-      `  name: ${table}`,
-      "",
-    ].join("\n"),
-  );
+  const config = writeTestConfig(dir, table, [
+    "sources:",
+    `  - file: ${log}`,
+    "    from: start",
+    "policy:",
+    `  maxretry: ${MAXRETRY}`,
+    "  findtime: 10m",
+  ]);
   const groups: ChildProcess[] = [];
   let output = "";
   // The processes first, then their namespaces.

@@ -13,6 +13,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
+import { writeTestConfig } from "./helpers/daemon-config.js";
 import { createLab, type Lab, requireRootOrSkip } from "./helpers/netns.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -63,27 +64,14 @@ async function setup(t: TestContext, policy = "maxretry: 3"): Promise<Setup> {
   const dir = mkdtempSync(join(tmpdir(), "sipban-watch-"));
   const log = join(dir, "messages.log");
   const table = `sbw${process.pid % 10000}${++setupCount}`;
-  const config = join(dir, "sipban.yaml");
-  writeFileSync(
-    config,
-    [
-      "sources:",
-      `  - file: ${log}`,
-      "    from: start",
-      "policy:",
-      `  ${policy}`,
-      "  findtime: 10m",
-      "state:",
-      `  path: ${join(dir, "state.db")}`,
-      "daemon:",
-      `  socket: ${join(dir, "sipban.sock")}`,
-      "  reconcileEvery: 1s",
-      "firewall:",
-      "  backend: nftables",
-      `  name: ${table}`,
-      "",
-    ].join("\n"),
-  );
+  const config = writeTestConfig(dir, table, [
+    "sources:",
+    `  - file: ${log}`,
+    "    from: start",
+    "policy:",
+    `  ${policy}`,
+    "  findtime: 10m",
+  ]);
   const children: ChildProcess[] = [];
   let output = "";
   t.after(() => {

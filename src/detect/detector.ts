@@ -76,8 +76,9 @@ const GUARD_LITERALS = ["bytes packet from ", "<--- Received SIP ", "<--- Transm
  * hold a literal need to be fed (with their byte offset in the input). Stateful per input stream
  * (split records and duplicate lines span lines): use one per file.
  */
-export class Detector {
-  readonly stats: DetectorStats = {
+/** All counters at zero. */
+export function emptyStats(): DetectorStats {
+  return {
     unmatched: 0,
     ambiguous: 0,
     distrusted: 0,
@@ -86,6 +87,10 @@ export class Detector {
     oversized: 0,
     undated: 0,
   };
+}
+
+export class Detector {
+  readonly stats: DetectorStats = emptyStats();
   private readonly layout: LayoutParser;
   private readonly timestamps: TimestampParser;
   private readonly guard = new SplitGuard<Candidate>();

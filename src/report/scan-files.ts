@@ -1,5 +1,5 @@
 import type { Config } from "../config/schema.js";
-import { Detector, type DetectorStats, type LineOutcome } from "../detect/detector.js";
+import { Detector, type DetectorStats, emptyStats, type LineOutcome } from "../detect/detector.js";
 import type { FailureEvent } from "../detect/event.js";
 import { buildRules } from "../detect/ruleset.js";
 import { Allowlist } from "../policy/allowlist.js";
@@ -30,15 +30,7 @@ export async function scanFiles(
   const rules = buildRules(config.detect);
   const report = new OffenderReport();
   const replay = new ReplayLog();
-  const totals: DetectorStats = {
-    unmatched: 0,
-    ambiguous: 0,
-    distrusted: 0,
-    injections: 0,
-    duplicates: 0,
-    oversized: 0,
-    undated: 0,
-  };
+  const totals = emptyStats();
   const mtimes = await Promise.all(paths.map((p) => checkInput(p)));
   let linesRead = 0;
   for (const [i, path] of paths.entries()) {
