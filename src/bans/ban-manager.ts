@@ -20,7 +20,7 @@ export class BanManager {
   constructor(
     private readonly store: StateStore,
     private readonly backend: FirewallBackend,
-    private readonly allowlist: Allowlist,
+    private allowlist: Allowlist,
     /** Addresses never to ban in this run beyond the allowlist (the admin's own SSH client). */
     private readonly protectedIps: readonly string[] = [],
   ) {}
@@ -56,6 +56,11 @@ export class BanManager {
     this.setUp = true;
   }
 
+  /** A reloaded configuration's allowlist. */
+  useAllowlist(allowlist: Allowlist): void {
+    this.allowlist = allowlist;
+  }
+
   /** Ends a ban now, in the store and the kernel. Returns whether there was one. */
   async unban(ip: string): Promise<boolean> {
     const existed = this.store.removeBan(ip);
@@ -73,6 +78,8 @@ export class BanManager {
   /** Makes the kernel hold exactly the active bans (after a restart or an external flush). */
   async reconcile(now: number) {
     this.store.expire(now);
+    // reconcile() sets the structure up first.
+    this.setUp = true;
     return reconcile(
       this.backend,
       this.store.activeBans(now).map((b) => ({ ip: b.ip, until: b.until })),

@@ -16,8 +16,11 @@ import { SourcePipeline } from "../sources/pipeline.js";
 import { type BanRecord, StateStore } from "../store/state.js";
 import { type ControlRequest, type ControlResponse, ControlServer } from "./control.js";
 
-const EXPIRE_EVERY_MS = 1000;
-const SAVE_POSITIONS_EVERY_MS = 250;
+// Positions are written this long after they change (not on a clock: an idle daemon sleeps).
+const SAVE_POSITIONS_AFTER_MS = 250;
+// With inotify working, a file's stat check is only a safety net.
+const FILE_CHECK_EVERY_MS = 5000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface RunningSource {
   name: string;
@@ -48,13 +51,17 @@ export class Daemon {
   private readonly store: StateStore;
   private readonly backend: FirewallBackend;
   private allowlist: Allowlist;
-  private manager: BanManager;
+  private readonly manager: BanManager;
   private policy: BanPolicy;
   private sources: RunningSource[] = [];
   private control: ControlServer | null = null;
   private timers: NodeJS.Timeout[] = [];
   private pendingDecisions: Decision[] = [];
+  /** Kernel work runs one piece at a time, in order. */
   private applying: Promise<void> = Promise.resolve();
+  private draining: Promise<void> | null = null;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private positionTimer: NodeJS.Timeout | null = null;
   private positions = new Map<string, string>();
   private positionsDirty = false;
   private readonly startedAt = Date.now();
@@ -76,17 +83,17 @@ export class Daemon {
 
   async start(): Promise<void> {
     const now = Date.now();
-    await this.backend.setup();
     const result = await this.manager.reconcile(now);
     this.log.info({ ...result, backend: this.backend.name }, "firewall reconciled with the recorded bans");
     this.control = new ControlServer(this.config.daemon.socket, (r) => this.handle(r));
     await this.control.listen();
     for (const source of this.config.sources) await this.startSource(source);
     this.timers.push(
-      setInterval(() => void this.expire(), EXPIRE_EVERY_MS),
       setInterval(() => void this.reconcile(), this.config.daemon.reconcileEvery),
-      setInterval(() => this.savePositions(), SAVE_POSITIONS_EVERY_MS),
+      // Counters with no failure inside the window are dropped now and then, not per event.
+      setInterval(() => this.policy.expire(Date.now()), Math.max(60_000, this.config.policy.findtime)),
     );
+    this.scheduleExpiry();
     this.log.info(
       { sources: this.sources.map((s) => s.name), socket: this.config.daemon.socket },
       "sipban watching",
@@ -97,11 +104,12 @@ export class Daemon {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    for (const t of [this.expiryTimer, this.positionTimer]) if (t) clearTimeout(t);
     for (const s of this.sources) {
       await s.stop();
       s.pipeline?.flush();
     }
-    this.scheduleApply();
+    await (this.draining ?? this.drain());
     await this.applying;
     this.savePositions();
     await this.control?.close();
@@ -136,7 +144,7 @@ export class Daemon {
       daemon: this.config.daemon,
     };
     this.allowlist = new Allowlist(next.allowlist);
-    this.manager = new BanManager(this.store, this.backend, this.allowlist);
+    this.manager.useAllowlist(this.allowlist);
     this.policy = this.newPolicy();
     for (const s of this.sources) s.pipeline?.flush();
     this.log.info("configuration reloaded");
@@ -174,6 +182,7 @@ export class Daemon {
       };
       const follower = new FileFollower({
         path: source.file,
+        pollIntervalMs: FILE_CHECK_EVERY_MS,
         start: saved ? (JSON.parse(saved) as FollowPosition) : source.from,
         onData: (buf, end) => pipeline.data(buf, end),
         onPosition: (pos) => this.rememberPosition(key, JSON.stringify(pos)),
@@ -276,6 +285,10 @@ export class Daemon {
   private rememberPosition(key: string, value: string): void {
     this.positions.set(key, value);
     this.positionsDirty = true;
+    this.positionTimer ??= setTimeout(() => {
+      this.positionTimer = null;
+      this.savePositions();
+    }, SAVE_POSITIONS_AFTER_MS);
   }
 
   private savePositions(): void {
@@ -289,22 +302,47 @@ export class Daemon {
     const decision = this.policy.onFailure(event, event.time);
     if (!decision) return;
     this.pendingDecisions.push(decision);
-    // Decisions made while reading one chunk go to the kernel as one batch.
-    if (this.pendingDecisions.length === 1) queueMicrotask(() => this.scheduleApply());
+    this.draining ??= this.drain();
   }
 
-  private scheduleApply(): void {
-    const decisions = this.pendingDecisions;
-    if (decisions.length === 0) return;
-    this.pendingDecisions = [];
-    this.applying = this.applying
-      .then(() => this.apply(decisions))
-      .catch((err: Error) => {
+  /**
+   * Applies pending decisions. Those made while reading one chunk, and those that pile up while
+   * the kernel works on a batch, go in together as the next batch (one nft transaction).
+   */
+  private async drain(): Promise<void> {
+    // Let the rest of the chunk being read add its decisions first.
+    await Promise.resolve();
+    while (this.pendingDecisions.length > 0) {
+      const batch = this.pendingDecisions;
+      this.pendingDecisions = [];
+      await this.exclusive(() => this.apply(batch)).catch((err: Error) => {
         this.log.error(
           { err: err.message },
           "could not apply bans to the firewall; the next reconcile retries",
         );
       });
+    }
+    this.draining = null;
+  }
+
+  /** Runs kernel work after what is already queued; a failure does not stop what comes next. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.applying.then(work);
+    this.applying = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Wakes up when the next ban ends (the kernel lifts nftables and ipset bans by itself too). */
+  private scheduleExpiry(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    const next = this.store.nextExpiry();
+    if (next === null) return;
+    const delay = Math.min(Math.max(next - Date.now(), 0) + 10, MAX_TIMER_MS);
+    this.expiryTimer = setTimeout(() => void this.expire(), delay);
   }
 
   private async apply(decisions: Decision[]): Promise<void> {
@@ -321,6 +359,7 @@ export class Daemon {
     // Records before the kernel: a ban announced here is never lost.
     const { added } = await this.manager.apply(bans, now);
     this.savePositions();
+    if (added.length > 0) this.scheduleExpiry();
     this.bansApplied += added.length;
     for (const ban of added) {
       this.log.warn(
@@ -333,17 +372,18 @@ export class Daemon {
   private async expire(): Promise<void> {
     try {
       const now = Date.now();
-      const lifted = await this.manager.expire(now);
-      this.policy.expire(now);
+      const lifted = await this.exclusive(() => this.manager.expire(now));
       for (const ip of lifted) this.log.info({ ip }, "ban ended");
     } catch (err) {
       this.log.error({ err: (err as Error).message }, "could not lift ended bans");
     }
+    this.scheduleExpiry();
   }
 
   private async reconcile(): Promise<void> {
     try {
-      const result = await this.manager.reconcile(Date.now());
+      // In line with applies: a ban recorded between reading the store and the kernel is no stray.
+      const result = await this.exclusive(() => this.manager.reconcile(Date.now()));
       if (result.added > 0 || result.removed > 0)
         this.log.warn(result, "firewall repaired: it did not hold the recorded bans");
     } catch (err) {
@@ -389,12 +429,9 @@ export class Daemon {
           reason: request.reason,
           origin: "manual",
         };
-        let result!: Awaited<ReturnType<BanManager["apply"]>>;
-        this.applying = this.applying.then(async () => {
-          result = await this.manager.apply([ban], now);
-        });
-        await this.applying;
+        const result = await this.exclusive(() => this.manager.apply([ban], now));
         if (result.added.length === 1) {
+          this.scheduleExpiry();
           this.policy.remember(ip, ban.until, 0);
           this.log.warn(
             { ip, until: new Date(ban.until).toISOString(), reason: ban.reason },
@@ -411,12 +448,9 @@ export class Daemon {
       case "unban": {
         const ip = normalizeIp(request.ip);
         if (ip === null) return { ok: false, error: `"${request.ip}" is not an IP address` };
-        let existed = false;
-        this.applying = this.applying.then(async () => {
-          existed = await this.manager.unban(ip);
-        });
-        await this.applying;
+        const existed = await this.exclusive(() => this.manager.unban(ip));
         this.policy.forgetBan(ip);
+        this.scheduleExpiry();
         this.log.warn({ ip }, "unbanned by hand");
         return { ok: true, existed };
       }

@@ -2,18 +2,18 @@ import { Detector, type DetectorOptions } from "../detect/detector.js";
 import type { FailureEvent } from "../detect/event.js";
 import { LineScanner } from "./line-scanner.js";
 
-// Asterisk writes a record (split or not) in one write: after this long with no new data, the
-// split guard has seen all it will and may let its held lines go.
-const QUIET_MS = 5;
+// Asterisk writes a record (split or not) in one write, read at once: this long after data
+// arrived, the split guard has seen all it will of it and may let its held lines go.
+const HOLD_MS = 5;
 
 /**
  * One source's path from raw bytes to failure events: a LineScanner feeding a Detector, with the
- * split guard flushed once the source goes quiet (a live source has no end of input).
+ * split guard flushed shortly after data comes (a live source has no end of input).
  */
 export class SourcePipeline {
   readonly detector: Detector;
   readonly scanner: LineScanner;
-  private quiet: NodeJS.Timeout | null = null;
+  private holdTimer: NodeJS.Timeout | null = null;
 
   constructor(
     options: DetectorOptions,
@@ -28,8 +28,8 @@ export class SourcePipeline {
   /** Whole lines: buf[0, end) ends with a newline. */
   data(buf: Buffer, end: number): void {
     this.scanner.scan(buf, end);
-    if (this.quiet) clearTimeout(this.quiet);
-    this.quiet = setTimeout(() => this.flush(), QUIET_MS);
+    // Not restarted by each write: a steady stream must not hold lines forever.
+    this.holdTimer ??= setTimeout(() => this.flush(), HOLD_MS);
   }
 
   /** Lines without their newlines (a journal entry). */
@@ -39,8 +39,8 @@ export class SourcePipeline {
   }
 
   flush(): void {
-    if (this.quiet) clearTimeout(this.quiet);
-    this.quiet = null;
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
     this.detector.flush(this.emit);
   }
 }

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS history (
   origin TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS history_ip ON history (ip);
+CREATE INDEX IF NOT EXISTS bans_until ON bans (until);
 CREATE TABLE IF NOT EXISTS positions (
   source TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -66,6 +67,7 @@ export class StateStore {
       remove: this.db.prepare("DELETE FROM bans WHERE ip = ?"),
       expired: this.db.prepare("SELECT ip FROM bans WHERE until != 0 AND until <= ?"),
       removeExpired: this.db.prepare("DELETE FROM bans WHERE until != 0 AND until <= ?"),
+      nextExpiry: this.db.prepare("SELECT min(until) AS until FROM bans WHERE until != 0"),
       offences: this.db.prepare("SELECT count(*) AS n FROM history WHERE ip = ?"),
       getPosition: this.db.prepare("SELECT value FROM positions WHERE source = ?"),
       setPosition: this.db.prepare("INSERT OR REPLACE INTO positions (source, value) VALUES (?, ?)"),
@@ -106,6 +108,11 @@ export class StateStore {
       this.stmts.removeExpired.run(now);
       return ips;
     })();
+  }
+
+  /** When the next ban ends (epoch ms), or null when none has an end. */
+  nextExpiry(): number | null {
+    return (this.stmts.nextExpiry.get() as { until: number | null }).until;
   }
 
   /** How many bans `ip` has had, ever. */
