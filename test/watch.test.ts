@@ -52,7 +52,7 @@ interface Setup {
   output(): string;
   /** Runs the CLI with the test's configuration (or another file). */
   cli(args: string[], configFile?: string): Promise<{ code: number; stdout: string; stderr: string }>;
-  bans(configFile?: string): Promise<Array<{ ip: string; evidence: { failures: number } | null }>>;
+  bans(configFile?: string): Promise<Array<{ ip: string; evidence: { failures: number; sample?: string } | null }>>;
   status(): Promise<Record<string, unknown> & { running?: boolean }>;
   kernelSet(): Promise<string>;
 }
@@ -146,6 +146,7 @@ describe("sipban watch with a real kernel", { concurrency: false }, () => {
     assert.equal(bans.length, 1);
     assert.equal(bans[0]!.ip, attacker.v4);
     assert.equal(bans[0]!.evidence?.failures, 3);
+    assert.match(bans[0]!.evidence?.sample ?? "", /chan_sip\.c: Registration from .* - Wrong password$/);
     assert.match(await s.kernelSet(), new RegExp(attacker.v4.replaceAll(".", "\\.")));
     await attacker.sendUdp(pbx.v4, 5060, "REGISTER after");
     assert.equal(await pbx.received("REGISTER after", 1000), false, "the attacker's packets are dropped");

@@ -73,6 +73,8 @@ const source = z.union([
     /** journalctl matches, e.g. `_SYSTEMD_UNIT=asterisk.service`. */
     journald: z.strictObject({
       match: z.array(z.string().regex(/^[A-Z0-9_]+=/, "write FIELD=value")).default([]),
+      /** Journal files in this directory instead of the system journal (`journalctl -D`). */
+      directory: z.string().min(1).optional(),
     }),
   }),
   z.strictObject({ stdin: z.literal(true) }),

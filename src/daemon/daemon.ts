@@ -21,6 +21,8 @@ const SAVE_POSITIONS_AFTER_MS = 250;
 // With inotify working, a file's stat check is only a safety net.
 const FILE_CHECK_EVERY_MS = 5000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+// A longer line on stdin is dropped, as the file follower drops one longer than its buffer.
+const MAX_STDIN_LINE = 1 << 20;
 
 interface RunningSource {
   name: string;
@@ -199,7 +201,9 @@ export class Daemon {
       return;
     }
     if ("journald" in source) {
-      const key = `journald:${source.journald.match.join(",")}`;
+      const { match, directory } = source.journald;
+      // Another directory is another journal: its cursor is kept apart.
+      const key = `journald:${directory === undefined ? "" : `${directory}:`}${match.join(",")}`;
       const pipeline = this.pipeline();
       const entry: RunningSource = {
         name: `journald ${source.journald.match.join(" ")}`.trim(),
@@ -208,7 +212,8 @@ export class Daemon {
         stop: () => journal.stop(),
       };
       const journal = new JournaldSource({
-        match: source.journald.match,
+        match,
+        directory,
         cursor: this.store.position(key),
         onEntry: (lines, cursor) => {
           pipeline.lines(lines);
@@ -228,21 +233,50 @@ export class Daemon {
       this.startAmi(source.ami);
       return;
     }
+    this.startStdin();
+  }
+
+  /** Lines piped in. A chunk may end inside a line: that part waits for the rest. */
+  private startStdin(): void {
     const pipeline = this.pipeline();
-    const onData = (chunk: Buffer) =>
-      pipeline.lines(
-        chunk
-          .toString("utf8")
-          .split("\n")
-          .filter((l) => l !== ""),
-      );
-    process.stdin.on("data", onData);
-    this.sources.push({
+    const entry: RunningSource = {
       name: "stdin",
       state: "following",
       pipeline,
-      stop: () => void process.stdin.off("data", onData),
-    });
+      stop: () => {
+        process.stdin.off("data", onData);
+        process.stdin.off("end", onEnd);
+      },
+    };
+    let held = Buffer.alloc(0);
+    // Inside a line longer than MAX_STDIN_LINE: dropping bytes up to its newline.
+    let skipping = false;
+    const onData = (chunk: Buffer) => {
+      let buf = held.length > 0 ? Buffer.concat([held, chunk]) : chunk;
+      if (skipping) {
+        const nl = buf.indexOf(0x0a);
+        pipeline.scanner.skip(nl === -1 ? buf.length : nl + 1);
+        buf = buf.subarray(nl === -1 ? buf.length : nl + 1);
+        skipping = nl === -1;
+      }
+      const end = buf.lastIndexOf(0x0a) + 1;
+      if (end > 0) pipeline.data(buf, end);
+      // A copy: the rest of a line, not the whole chunk, is kept.
+      held = Buffer.from(buf.subarray(end));
+      if (held.length > MAX_STDIN_LINE) {
+        pipeline.scanner.skip(held.length);
+        held = Buffer.alloc(0);
+        skipping = true;
+      }
+    };
+    const onEnd = () => {
+      pipeline.scanner.scanLast(held, 0, held.length);
+      pipeline.flush();
+      entry.state = "ended";
+    };
+    process.stdin.on("data", onData);
+    process.stdin.on("end", onEnd);
+    this.sources.push(entry);
   }
 
   private startAmi(a: Extract<Config["sources"][number], { ami: unknown }>["ami"]): void {

@@ -285,6 +285,7 @@ export class Detector {
       attempts: 1,
       callId: hit.callId,
       injection: injection || undefined,
+      line: c.line,
     };
     this.count(event, c.line, hit.runningTries, emit);
   }

@@ -33,6 +33,8 @@ export interface FailureEvent {
   injection?: boolean;
   /** SIP Call-ID, kept only to pair a NOTICE line with its security event. */
   callId?: string;
+  /** The log line it was read from, kept as the sample in a ban's evidence. */
+  line?: string;
 }
 
 /** A parsed log line: when, how severe, which source file of the server, and the text. */

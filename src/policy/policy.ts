@@ -44,6 +44,8 @@ export interface Evidence {
   services: string[];
   firstSeen: number;
   lastSeen: number;
+  /** The line of the failure that decided the ban. */
+  sample?: string;
 }
 
 export interface Decision {
@@ -165,6 +167,7 @@ export class BanPolicy {
         services: [...c.services],
         firstSeen: c.firstSeen,
         lastSeen: now,
+        sample: event.line === undefined ? undefined : event.line.slice(0, 512),
       },
     };
   }

@@ -4,6 +4,11 @@ import { createInterface } from "node:readline";
 export interface JournaldOptions {
   /** journalctl matches, e.g. `_SYSTEMD_UNIT=asterisk.service`. */
   match: readonly string[];
+  /**
+   * Read the journal files in this directory (`journalctl -D`) instead of the system journal:
+   * a journal copied from another host, or a container's.
+   */
+  directory?: string;
   /** Resume after this cursor (saved from the last run); without it, start at the end. */
   cursor?: string;
   /** An entry's lines in a layout the detectors read (RFC 3339 syslog), with its cursor. */
@@ -28,12 +33,16 @@ interface JournalEntry {
  */
 export class JournaldSource {
   private child: ChildProcess | null = null;
+  private stopped = false;
 
   constructor(private readonly options: JournaldOptions) {}
 
   start(): void {
     const args = ["-f", "-o", "json", "--no-pager"];
-    if (this.options.cursor) args.push(`--after-cursor=${this.options.cursor}`);
+    if (this.options.directory !== undefined) args.push("-D", this.options.directory);
+    // With -f, journalctl shows at most 10 entries before following, even after a cursor:
+    // --no-tail reads everything written since.
+    if (this.options.cursor) args.push(`--after-cursor=${this.options.cursor}`, "--no-tail");
     else args.push("-n", "0");
     args.push(...this.options.match);
     const child = spawn("journalctl", args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -43,6 +52,8 @@ export class JournaldSource {
       if (stderr.length < 4096) stderr += d.toString();
     });
     createInterface({ input: child.stdout! }).on("line", (json) => {
+      // Lines still buffered when stopped come after the saved cursor: they are read next run.
+      if (this.stopped) return;
       const entry = entryToLines(json);
       if (entry) this.options.onEntry(entry.lines, entry.cursor);
     });
@@ -51,6 +62,7 @@ export class JournaldSource {
   }
 
   stop(): void {
+    this.stopped = true;
     this.child?.kill("SIGTERM");
     this.child = null;
   }
