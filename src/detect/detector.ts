@@ -68,6 +68,22 @@ const DUMP_HEADER =
 // A UDP datagram is at most this big: no dump covers more.
 const MAX_DUMP_BYTES = 65_535;
 
+const ASTERISK_FILE_LINE = /^\[[^\]\n]{1,64}\] [A-Z]+\[\d+\]/;
+// Lines of the layouts other programs write (FreeSWITCH's log, syslog, Kamailio's stderr).
+const OTHER_LAYOUT_LINE =
+  /^(?:(?:[0-9a-f-]{36} )?\d{4}-\d\d-\d\d[ T]\d\d:\d\d|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d |\d\d-\d\d \d\d:\d\d:\d\d\.| ?\d+\(\d+\) [A-Z]+: )/;
+
+/** True when the sample's lines are Asterisk's file layout (`[date] LEVEL[lwp] ...`) and no other. */
+function isAsteriskLogFile(sample: Buffer): boolean {
+  const lines = sample.toString("latin1", 0, Math.min(sample.length, 1 << 20)).split("\n", 2000);
+  let asterisk = 0;
+  for (const line of lines) {
+    if (ASTERISK_FILE_LINE.test(line)) asterisk++;
+    else if (OTHER_LAYOUT_LINE.test(line)) return false;
+  }
+  return asterisk > 0;
+}
+
 /** Byte strings of lines that guard others (dumps, split dialplan lines), fed along with the rules' literals. */
 const GUARD_LITERALS = ["bytes packet from ", "<--- Received SIP ", "<--- Transmitting SIP ", " Ext. "];
 
@@ -125,8 +141,26 @@ export class Detector {
 
   /** The byte strings a line must contain to be fed; empty when a rule needs every line. */
   literals(): string[] {
-    if (this.options.rules.some((r) => r.literals.length === 0)) return [];
-    return [...new Set([...this.allLiterals, ...GUARD_LITERALS])];
+    return this.literalsOf(this.options.rules);
+  }
+
+  /**
+   * The literals worth searching for in an input that starts with `sample`. A file written by
+   * Asterisk's own logger holds no FreeSWITCH or Kamailio lines (their rules need their own
+   * layouts), and every literal less makes the one-pass search over all bytes cheaper.
+   */
+  literalsFor(sample: Buffer): string[] {
+    if (!isAsteriskLogFile(sample)) return this.literals();
+    return this.literalsOf(
+      this.options.rules.filter((r) => r.service !== "freeswitch" && r.service !== "kamailio"),
+    );
+  }
+
+  private literalsOf(rules: readonly Rule[]): string[] {
+    if (rules.some((r) => r.literals.length === 0)) return [];
+    const all = [...new Set([...rules.flatMap((r) => r.literals), ...GUARD_LITERALS])];
+    // A literal that contains another finds no line the shorter one does not.
+    return all.filter((l) => !all.some((o) => o !== l && l.includes(o)));
   }
 
   /** Feeds one line (without its newline) that starts at byte `offset` of the input. */

@@ -46,7 +46,7 @@ export async function scanFiles(
       report.add(e);
       replay.add(e);
     };
-    const scanner = new LineScanner(detector.literals(), {
+    const scanner = new LineScanner((sample) => detector.literalsFor(sample), {
       line: (text, offset) => detector.line(text, offset, emit),
     });
     await scanInput(path, scanner);

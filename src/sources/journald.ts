@@ -39,7 +39,9 @@ export class JournaldSource {
 
   start(): void {
     const args = ["-f", "-o", "json", "--no-pager"];
-    if (this.options.directory !== undefined) args.push("-D", this.options.directory);
+    // -f alone follows the last boot only: an empty directory would end journalctl, and a host
+    // rebooting would go unread. --merge lifts that (and merges nothing more with -D).
+    if (this.options.directory !== undefined) args.push("-D", this.options.directory, "--merge");
     // With -f, journalctl shows at most 10 entries before following, even after a cursor:
     // --no-tail reads everything written since.
     if (this.options.cursor) args.push(`--after-cursor=${this.options.cursor}`, "--no-tail");

@@ -18,23 +18,39 @@ export class LineScanner {
   linesRead = 0;
   /** Bytes of input before the chunk being scanned. */
   private consumed = 0;
-  private readonly literals: readonly Buffer[];
-  private readonly pattern: RegExp | null;
+  private literals: readonly Buffer[] = [];
+  private pattern: RegExp | null = null;
+  private chooseLiterals: ((sample: Buffer) => readonly string[]) | null;
 
+  /**
+   * `literals`: the byte strings to look for (none: every line is handed over), or a function
+   * that picks them from the first bytes of the input.
+   */
   constructor(
-    literals: readonly string[],
+    literals: readonly string[] | ((sample: Buffer) => readonly string[]),
     private readonly sink: LineSink,
   ) {
+    this.chooseLiterals = typeof literals === "function" ? literals : null;
+    if (typeof literals !== "function") this.useLiterals(literals);
+  }
+
+  private useLiterals(literals: readonly string[]): void {
     this.literals = literals.map((l) => Buffer.from(l, "utf8"));
-    // A user rule without a literal has to see every line.
     this.pattern =
       literals.length === 0
         ? null
         : new RegExp(this.literals.map((l) => escapeRegExp(l.toString("latin1"))).join("|"), "g");
   }
 
+  private ready(sample: Buffer): void {
+    if (this.chooseLiterals === null) return;
+    this.useLiterals(this.chooseLiterals(sample));
+    this.chooseLiterals = null;
+  }
+
   /** Scans `buf[0, end)`, which must hold whole lines, each ended by a newline. */
   scan(buf: Buffer, end: number): void {
+    this.ready(buf.subarray(0, end));
     this.countLines(buf, end);
     if (this.pattern === null) {
       for (let start = 0; start < end; ) start = this.emitLine(buf, start, end);
@@ -55,6 +71,7 @@ export class LineScanner {
   /** Scans a last line that had no newline at the end of the input. */
   scanLast(buf: Buffer, start: number, end: number): void {
     if (end <= start) return;
+    this.ready(buf.subarray(start, end));
     this.linesRead++;
     const line = buf.subarray(start, end);
     if (this.pattern === null || this.literals.some((n) => line.indexOf(n) !== -1)) {
