@@ -26,7 +26,7 @@ async function cli(t: TestContext, extra: string[] = []): Promise<Cli> {
   const lab = await createLab(t);
   const dir = mkdtempSync(join(tmpdir(), "sipban-cli-"));
   const table = `sbc${process.pid % 10000}${++count}`;
-  const config = writeTestConfig(dir, table, ["policy:", "  maxretry: 3", ...extra]);
+  const config = writeTestConfig(dir, ["policy:", "  maxretry: 3", ...extra], table);
   const run = (args: string[], env: Record<string, string> = {}) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(

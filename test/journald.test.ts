@@ -4,12 +4,14 @@
  * firewall) bans from them and resumes from its saved cursor.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { entryToLines } from "../src/sources/journald.js";
+import { cliFor, writeTestConfig } from "./helpers/daemon-config.js";
+import { waitFor } from "./helpers/wait.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const main = join(root, "dist", "src", "cli", "main.js");
@@ -60,7 +62,6 @@ function exportEntry(fields: Fields): Buffer {
   for (const [name, value] of Object.entries(all)) {
     if (value === null) continue;
     const data = Buffer.from(value, "utf8");
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: control bytes are what is tested
     if (!/[\x00-\x1f\x7f]/.test(value)) {
       parts.push(Buffer.from(`${name}=`), data, Buffer.from("\n"));
       continue;
@@ -106,25 +107,13 @@ function splitRecord(): Fields {
 
 /** Ordinary traffic, and another program's entry that the match must keep out. */
 const unrelated: Fields[] = [
-  asterisk("VERBOSE[1402][C-00000001]: pbx.c:2927 in pbx_extension_helper: -- Executing [s@default:1] Answer()"),
+  asterisk(
+    "VERBOSE[1402][C-00000001]: pbx.c:2927 in pbx_extension_helper: -- Executing [s@default:1] Answer()",
+  ),
   { ...failure("192.0.2.77"), SYSLOG_IDENTIFIER: "not-asterisk" },
   // Control bytes (colours): journalctl prints such a MESSAGE as an array of bytes.
   asterisk("\x1b[1;32mVERBOSE\x1b[0m[1402]: res_pjsip.c:1 in x: Endpoint 1001 is now Reachable"),
 ];
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  ms = 5000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface Status {
   running?: boolean;
@@ -137,46 +126,30 @@ function setup(t: TestContext) {
   const dir = mkdtempSync(join(tmpdir(), "sipban-journald-"));
   const journal = join(dir, "journal");
   mkdirSync(journal);
-  const config = join(dir, "sipban.yaml");
-  writeFileSync(
-    config,
-    [
-      "state:",
-      `  path: ${JSON.stringify(join(dir, "state.db"))}`,
-      "daemon:",
-      `  socket: ${JSON.stringify(join(dir, "sipban.sock"))}`,
-      "firewall:",
-      "  backend: dry-run",
-      "sources:",
-      "  - journald:",
-      `      directory: ${JSON.stringify(journal)}`,
-      '      match: ["SYSLOG_IDENTIFIER=asterisk"]',
-      "policy:",
-      "  maxretry: 3",
-      "  findtime: 10m",
-      "",
-    ].join("\n"),
-  );
+  const config = writeTestConfig(dir, [
+    "sources:",
+    "  - journald:",
+    `      directory: ${JSON.stringify(journal)}`,
+    '      match: ["SYSLOG_IDENTIFIER=asterisk"]',
+    "policy:",
+    "  maxretry: 3",
+    "  findtime: 10m",
+  ]);
   const children: ChildProcess[] = [];
   let output = "";
   t.after(() => {
     for (const c of children) c.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   });
-  const cli = (args: string[]) =>
-    new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, [main, "--config", config, ...args], { timeout: 10_000 }, (err, stdout) =>
-        err ? reject(err) : resolve(stdout),
-      );
-    });
-  const status = async () => JSON.parse(await cli(["status", "--json"])) as Status;
+  const sipban = cliFor(config);
+  const status = () => sipban.status<Status>();
   const s = {
     file: join(journal, "system.journal"),
     journal,
     output: () => output,
     status,
     failuresSeen: async () => (await status()).failuresSeen,
-    bans: async () => (JSON.parse(await cli(["bans", "--json"])).bans as Array<{ ip: string }>).map((b) => b.ip),
+    bans: sipban.banned,
     /** Starts the daemon and waits until its journalctl reads: probes until one is read. */
     async start(): Promise<ChildProcess> {
       const child = spawn(process.execPath, [main, "--config", config, "watch"], {
@@ -229,8 +202,8 @@ describe("journald source", { concurrency: false }, () => {
       const time = new Date(Math.floor(Number(json.__REALTIME_TIMESTAMP) / 1000));
       return { message: json.MESSAGE, lines: read.lines, time: time.toISOString().replace("Z", "+00:00") };
     });
-    const [fail, rec, verbose, other, coloured, foreground, kernel] = entries as [typeof entries[0], ...typeof entries];
-    assert.deepEqual(fail.lines, [`${fail.time} pbx1 asterisk[1200]: ${failure("203.0.113.5").MESSAGE}`]);
+    const [fail, rec, verbose, other, coloured, foreground, kernel] = entries;
+    assert.deepEqual(fail!.lines, [`${fail!.time} pbx1 asterisk[1200]: ${failure("203.0.113.5").MESSAGE}`]);
     // A raw newline: one line per part, the prefix on the first only, as a log file holds it.
     assert.equal(typeof rec!.message, "string");
     const parts = split.MESSAGE!.split("\n");

@@ -131,14 +131,18 @@ async function setup(t: TestContext) {
   const dir = mkdtempSync(join(tmpdir(), "sipban-kamailio-"));
   const log = join(dir, "kamailio.log");
   const table = `sbk${process.pid % 10000}${++setupCount}`;
-  const config = writeTestConfig(dir, table, [
-    "sources:",
-    `  - file: ${log}`,
-    "    from: start",
-    "policy:",
-    `  maxretry: ${MAXRETRY}`,
-    "  findtime: 10m",
-  ]);
+  const config = writeTestConfig(
+    dir,
+    [
+      "sources:",
+      `  - file: ${log}`,
+      "    from: start",
+      "policy:",
+      `  maxretry: ${MAXRETRY}`,
+      "  findtime: 10m",
+    ],
+    table,
+  );
   const groups: ChildProcess[] = [];
   let output = "";
   // The processes first, then their namespaces.

@@ -15,31 +15,10 @@ import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { writeTestConfig } from "./helpers/daemon-config.js";
 import { createLab, type Lab, requireRootOrSkip } from "./helpers/netns.js";
+import { failureLine as failure, waitFor } from "./helpers/wait.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const main = join(root, "dist", "src", "cli", "main.js");
-
-/** A chan_sip failure line for `ip`, stamped now. */
-function failure(ip: string, user = "1001"): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, "0");
-  const stamp = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-  return `[${stamp}] NOTICE[4242] chan_sip.c: Registration from '<sip:${user}@192.0.2.10>' failed for '${ip}:5060' - Wrong password\n`;
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  ms = 5000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 interface Setup {
   lab: Lab;
@@ -52,7 +31,9 @@ interface Setup {
   output(): string;
   /** Runs the CLI with the test's configuration (or another file). */
   cli(args: string[], configFile?: string): Promise<{ code: number; stdout: string; stderr: string }>;
-  bans(configFile?: string): Promise<Array<{ ip: string; evidence: { failures: number; sample?: string } | null }>>;
+  bans(
+    configFile?: string,
+  ): Promise<Array<{ ip: string; evidence: { failures: number; sample?: string } | null }>>;
   status(): Promise<Record<string, unknown> & { running?: boolean }>;
   kernelSet(): Promise<string>;
 }
@@ -64,14 +45,11 @@ async function setup(t: TestContext, policy = "maxretry: 3"): Promise<Setup> {
   const dir = mkdtempSync(join(tmpdir(), "sipban-watch-"));
   const log = join(dir, "messages.log");
   const table = `sbw${process.pid % 10000}${++setupCount}`;
-  const config = writeTestConfig(dir, table, [
-    "sources:",
-    `  - file: ${log}`,
-    "    from: start",
-    "policy:",
-    `  ${policy}`,
-    "  findtime: 10m",
-  ]);
+  const config = writeTestConfig(
+    dir,
+    ["sources:", `  - file: ${log}`, "    from: start", "policy:", `  ${policy}`, "  findtime: 10m"],
+    table,
+  );
   const children: ChildProcess[] = [];
   let output = "";
   t.after(() => {
