@@ -129,3 +129,35 @@ describe("allowlist", () => {
     assert.ok(!a.has("203.0.113.5"));
   });
 });
+
+describe("allowlist matching", () => {
+  const a = new Allowlist(
+    ["192.0.2.0/24", "198.51.100.7", "2001:db8:1::/48", "2001:db8:2::5", "0.0.0.0/0"].slice(0, 4),
+    {
+      includeHost: false,
+    },
+  );
+  const cases: Array<[string, boolean]> = [
+    ["192.0.2.0", true],
+    ["192.0.2.255", true],
+    ["192.0.3.0", false],
+    ["198.51.100.7", true],
+    ["198.51.100.8", false],
+    ["2001:db8:1::", true],
+    ["2001:db8:1:ffff:ffff:ffff:ffff:ffff", true],
+    ["2001:db8:2::", false],
+    ["::ffff:192.0.2.1", false],
+    ["127.0.0.1", true],
+    ["127.255.255.255", true],
+    ["::1", true],
+    ["::2", false],
+  ];
+  for (const [ip, want] of cases)
+    it(`${ip} ${want ? "is" : "is not"} allowlisted`, () => assert.equal(a.has(ip), want));
+
+  it("takes /0 and host routes", () => {
+    const all = new Allowlist(["0.0.0.0/0", "::/0"], { includeHost: false });
+    assert.ok(all.has("203.0.113.5"));
+    assert.ok(all.has("2001:db8::66"));
+  });
+});

@@ -1,4 +1,4 @@
-import { BlockList, isIP } from "node:net";
+import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 import { normalizeIp } from "../net/address.js";
 
@@ -7,8 +7,10 @@ import { normalizeIp } from "../net/address.js";
  * loopback and every address of this host (the admin must never lock the PBX out of itself).
  */
 export class Allowlist {
-  private readonly list = new BlockList();
-  private readonly checked = new Map<string, boolean>();
+  // Networks as numbers: net.BlockList builds a native SocketAddress for every check, which a
+  // flood from a million addresses turns into hundreds of megabytes of unreturned memory.
+  private readonly v4: Array<{ network: number; mask: number }> = [];
+  private readonly v6: Array<{ network: bigint; mask: bigint }> = [];
   readonly entries: string[] = [];
 
   /** `entries`: addresses or CIDR networks, IPv4 or IPv6. Throws on the first invalid one. */
@@ -29,23 +31,26 @@ export class Allowlist {
     if (error) throw new Error(error);
     const [addr, prefix] = entry.split("/");
     const ip = normalizeIp(addr!)!;
-    const family = isIP(ip) === 6 ? "ipv6" : "ipv4";
-    if (prefix === undefined) this.list.addAddress(ip, family);
-    else this.list.addSubnet(ip, Number(prefix), family);
+    if (isIP(ip) === 4) {
+      const bits = prefix === undefined ? 32 : Number(prefix);
+      const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+      this.v4.push({ network: (ipv4ToNumber(ip) & mask) >>> 0, mask });
+    } else {
+      const bits = BigInt(prefix === undefined ? 128 : Number(prefix));
+      const mask = ((1n << 128n) - 1n) ^ ((1n << (128n - bits)) - 1n);
+      this.v6.push({ network: ipv6ToBigInt(ip) & mask, mask });
+    }
     if (record) this.entries.push(entry);
-    this.checked?.clear();
   }
 
   /** True when `ip` (a normalized address) must never be banned. */
   has(ip: string): boolean {
-    // BlockList.check builds a native SocketAddress per call; attackers repeat themselves.
-    let known = this.checked.get(ip);
-    if (known === undefined) {
-      known = this.list.check(ip, isIP(ip) === 6 ? "ipv6" : "ipv4");
-      if (this.checked.size >= 100_000) this.checked.clear();
-      this.checked.set(ip, known);
+    if (ip.includes(":")) {
+      const n = ipv6ToBigInt(ip);
+      return this.v6.some((net) => (n & net.mask) === net.network);
     }
-    return known;
+    const n = ipv4ToNumber(ip);
+    return this.v4.some((net) => (n & net.mask) >>> 0 === net.network);
   }
 }
 
@@ -62,4 +67,29 @@ export function allowlistEntryError(entry: string): string | null {
     }
   }
   return null;
+}
+
+/** A normalized IPv4 address as an unsigned 32-bit number. */
+function ipv4ToNumber(ip: string): number {
+  let n = 0;
+  for (const part of ip.split(".")) n = n * 256 + Number(part);
+  return n >>> 0;
+}
+
+/** A normalized IPv6 address (compressed, maybe with a dotted IPv4 tail) as a 128-bit number. */
+function ipv6ToBigInt(ip: string): bigint {
+  let text = ip;
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    const n = ipv4ToNumber(dotted[1]!);
+    text = `${text.slice(0, dotted.index)}${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
+  }
+  const [head, tail] = text.split("::") as [string, string | undefined];
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups =
+    tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
+  let n = 0n;
+  for (const g of groups) n = (n << 16n) | BigInt(Number.parseInt(g, 16));
+  return n;
 }
