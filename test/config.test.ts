@@ -118,3 +118,19 @@ describe("shipped configuration files", () => {
     );
   });
 });
+
+describe("sipban rules", () => {
+  it("lists every rule with its state", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const out = execFileSync(
+      process.execPath,
+      [join(import.meta.dirname, "..", "src", "cli", "main.js"), "rules"],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.match(out, /^sip-register +sip +on /m);
+    assert.match(out, /^pjsip-no-aors +pjsip +off /m);
+    assert.match(out, /^kamailio-auth-failure +kamailio +on /m);
+  });
+});

@@ -6,6 +6,7 @@ import { InputError } from "../sources/file-reader.js";
 import { registerBanCommands } from "./ban.js";
 import { registerConfigCommands } from "./check-config.js";
 import { registerFirewallCommands } from "./firewall.js";
+import { registerRules } from "./rules.js";
 import { registerScan } from "./scan.js";
 import { registerStatus } from "./status.js";
 import { registerWatch } from "./watch.js";
@@ -26,6 +27,7 @@ registerFirewallCommands(program);
 registerWatch(program);
 registerStatus(program);
 registerConfigCommands(program);
+registerRules(program);
 
 try {
   await program.parseAsync(process.argv);
