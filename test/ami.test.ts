@@ -10,6 +10,7 @@ import type { FailureEvent } from "../src/detect/event.js";
 import { AmiSource, type AmiSourceOptions, type AmiState } from "../src/sources/ami.js";
 import { AmiGuard, emptyGuardStats } from "../src/sources/ami-guard.js";
 import { eventTime, parseAmiAddress, parseBlock } from "../src/sources/ami-protocol.js";
+import { runOrSkip } from "./helpers/netns.js";
 
 // ---------------------------------------------------------------------------------------------
 // The wire: what Asterisk writes for a security event. Values are copied unescaped, so a raw
@@ -698,7 +699,7 @@ describe("AmiSource", () => {
         { stdio: "ignore", timeout: 10_000 },
       );
     } catch (err) {
-      t.skip(`openssl could not make a test certificate: ${(err as Error).message}`);
+      runOrSkip(t, `openssl could not make a test certificate: ${(err as Error).message}`);
       return;
     }
     const cert = readFileSync(join(dir, "cert.pem"), "utf8");

@@ -11,6 +11,7 @@ import { delimiter, join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { entryToLines } from "../src/sources/journald.js";
 import { cliFor, writeTestConfig } from "./helpers/daemon-config.js";
+import { runOrSkip } from "./helpers/netns.js";
 import { waitFor } from "./helpers/wait.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -29,12 +30,7 @@ function requireJournalOrSkip(t: TestContext): boolean {
         : !existsSync(JOURNAL_REMOTE)
           ? `needs ${JOURNAL_REMOTE} (package systemd-journal-remote)`
           : null;
-  if (problem === null) return true;
-  if (process.env.SIPBAN_REQUIRE_ROOT_TESTS === "1") {
-    throw new Error(`${problem} (SIPBAN_REQUIRE_ROOT_TESTS=1 makes this a failure, not a skip)`);
-  }
-  t.skip(problem);
-  return false;
+  return runOrSkip(t, problem);
 }
 
 const BOOT_ID = "5f2c1b9e0d8a4c7e9b3f6a1d2e4c8b70";

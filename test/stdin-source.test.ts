@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { cliFor, writeTestConfig } from "./helpers/daemon-config.js";
+import { runOrSkip } from "./helpers/netns.js";
 import { failureLine as failure, waitFor } from "./helpers/wait.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -61,11 +62,8 @@ async function startDaemon(t: TestContext) {
 }
 
 test("stdin: lines cut across writes are read whole, each once", async (t) => {
-  if (process.getuid?.() !== 0) {
-    if (process.env.SIPBAN_REQUIRE_ROOT_TESTS === "1")
-      throw new Error("needs root: the CLI asks the daemon only as root");
-    return t.skip("needs root: the CLI asks the daemon only as root");
-  }
+  if (!runOrSkip(t, process.getuid?.() === 0 ? null : "needs root: the CLI asks the daemon only as root"))
+    return;
   const d = await startDaemon(t);
   const [a, b, c] = [failure("198.51.100.7"), failure("198.51.100.7"), failure("198.51.100.7")];
   // A whole line and the start of the next, cut inside the address.

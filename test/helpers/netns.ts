@@ -42,6 +42,14 @@ export function requireRootOrSkip(t: TestContext, tools: readonly string[] = [])
       : missing.length > 0
         ? `needs ${missing.join(", ")}: not installed`
         : null;
+  return runOrSkip(t, problem);
+}
+
+/**
+ * True when `problem` is null. Otherwise the test is skipped with the problem as its reason, or
+ * fails when SIPBAN_REQUIRE_ROOT_TESTS=1 (as in CI, where nothing may be skipped).
+ */
+export function runOrSkip(t: TestContext, problem: string | null): boolean {
   if (problem === null) return true;
   if (process.env.SIPBAN_REQUIRE_ROOT_TESTS === "1") {
     throw new Error(`${problem} (SIPBAN_REQUIRE_ROOT_TESTS=1 makes this a failure, not a skip)`);
