@@ -1,7 +1,8 @@
-import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, rmSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
 import { dirname } from "node:path";
 import { createInterface } from "node:readline";
+import { ensureDirectory } from "../util/ensure-directory.js";
 
 /** A request to the running daemon: one JSON line in, one JSON line out. */
 export type ControlRequest =
@@ -25,7 +26,7 @@ export class ControlServer {
   ) {}
 
   async listen(): Promise<void> {
-    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+    ensureDirectory(dirname(this.path), 0o700, "the control socket");
     rmSync(this.path, { force: true });
     const server = createServer((socket) => {
       socket.on("error", () => {});

@@ -1,6 +1,6 @@
-import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { ensureDirectory } from "../util/ensure-directory.js";
 
 /** One ban as sipban remembers it. Times are epoch milliseconds; `until` 0 means no end. */
 export interface BanRecord {
@@ -49,8 +49,12 @@ export class StateStore {
   private readonly stmts;
 
   constructor(path: string) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
-    this.db = new Database(path);
+    if (path !== ":memory:") ensureDirectory(dirname(path), 0o750, "the state database");
+    try {
+      this.db = new Database(path);
+    } catch (err) {
+      throw new Error(`cannot open the state database ${path}: ${(err as Error).message}`);
+    }
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { StateStore } from "../src/store/state.js";
+
+describe("state store", () => {
+  const ban = (ip: string, since: number, until: number) => ({
+    ip,
+    since,
+    until,
+    reason: "test",
+    origin: "policy",
+  });
+
+  it("keeps active bans, history for escalation, and positions across reopening", () => {
+    const path = join(mkdtempSync(join(tmpdir(), "sipban-store-")), "sub", "state.db");
+    let store = new StateStore(path);
+    store.addBans([ban("203.0.113.5", 1000, 5000), ban("198.51.100.7", 1000, 0)]);
+    store.setPosition("file:/var/log/asterisk/messages.log", '{"offset":42}');
+    store.close();
+    store = new StateStore(path);
+    assert.deepEqual(
+      store.activeBans(2000).map((b) => b.ip),
+      ["203.0.113.5", "198.51.100.7"],
+    );
+    assert.equal(store.nextExpiry(), 5000);
+    assert.deepEqual(store.expire(5000), ["203.0.113.5"]);
+    assert.equal(store.activeBan("203.0.113.5", 5000), undefined);
+    assert.equal(store.activeBan("198.51.100.7", 1e15)?.until, 0, "a ban without end stays");
+    assert.equal(store.offences("203.0.113.5"), 1, "history outlives the ban");
+    store.addBans([ban("203.0.113.5", 6000, 9000)]);
+    assert.equal(store.offences("203.0.113.5"), 2);
+    assert.equal(store.removeBan("203.0.113.5"), true);
+    assert.equal(store.removeBan("203.0.113.5"), false);
+    assert.equal(store.position("file:/var/log/asterisk/messages.log"), '{"offset":42}');
+    store.close();
+  });
+
+  it("says which directory it cannot create, instead of hanging or a stack trace", () => {
+    assert.throws(
+      () => new StateStore("/proc/sipban-nope/state.db"),
+      /cannot create \/proc\/sipban-nope for the state database/,
+    );
+  });
+});
