@@ -22,8 +22,11 @@ describe("state store", () => {
     store.close();
     store = new StateStore(path);
     assert.deepEqual(
-      store.activeBans(2000).map((b) => b.ip),
-      ["203.0.113.5", "198.51.100.7"],
+      store
+        .activeBans(2000)
+        .map((b) => b.ip)
+        .sort(),
+      ["198.51.100.7", "203.0.113.5"],
     );
     assert.equal(store.nextExpiry(), 5000);
     assert.deepEqual(store.expire(5000), ["203.0.113.5"]);
