@@ -115,16 +115,7 @@ export class AmiFramer {
 
 /** Reads one block's text (without its closing empty line). */
 export function parseBlock(text: string, start: number, end: number): AmiBlock {
-  const block: AmiBlock = {
-    start,
-    end,
-    fields: new Map(),
-    first: "",
-    remoteAddresses: [],
-    repeated: false,
-    malformed: false,
-    oversized: false,
-  };
+  const block = emptyBlock(start, end);
   const lines = text.split("\r\n");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
@@ -144,7 +135,7 @@ export function parseBlock(text: string, start: number, end: number): AmiBlock {
   return block;
 }
 
-function oversizedBlock(start: number, end: number): AmiBlock {
+function emptyBlock(start: number, end: number): AmiBlock {
   return {
     start,
     end,
@@ -152,9 +143,13 @@ function oversizedBlock(start: number, end: number): AmiBlock {
     first: "",
     remoteAddresses: [],
     repeated: false,
-    malformed: true,
-    oversized: true,
+    malformed: false,
+    oversized: false,
   };
+}
+
+function oversizedBlock(start: number, end: number): AmiBlock {
+  return { ...emptyBlock(start, end), malformed: true, oversized: true };
 }
 
 // `IPV4/UDP/203.0.113.5/5071`, `IPV6/UDP/2001:db8::5/5060`; the transport is left out when
