@@ -6,7 +6,7 @@ import { formatMs, parseDuration } from "../policy/policy.js";
 import { InputError } from "../sources/file-reader.js";
 import type { BanRecord } from "../store/state.js";
 import { resolveConfig } from "./config-option.js";
-import { openBanContext } from "./context.js";
+import { withBanContext } from "./context.js";
 import { askDaemon } from "./daemon-link.js";
 import { formatTime, printable, table } from "./format.js";
 
@@ -45,8 +45,7 @@ export function registerBanCommands(program: Command): void {
         );
         return;
       }
-      const ctx = openBanContext(config);
-      try {
+      await withBanContext(config, async (ctx) => {
         const now = Date.now();
         const { added, skipped } = await ctx.manager.apply(
           [{ ip, since: now, until: now + duration, reason: options.reason, origin: "manual" }],
@@ -58,9 +57,7 @@ export function registerBanCommands(program: Command): void {
           added.length === 1 ? "banned" : skipped[0]?.why,
           ctx.store.activeBan(ip, now) ?? null,
         );
-      } finally {
-        ctx.close();
-      }
+      });
     });
 
   program
@@ -71,23 +68,12 @@ export function registerBanCommands(program: Command): void {
       const ip = validAddress(ipText);
       const config = resolveConfig(command.optsWithGlobals().config);
       const viaDaemon = await askDaemon(config, { cmd: "unban", ip });
-      if (viaDaemon) {
-        console.log(
-          viaDaemon.existed
-            ? `unbanned ${ip}`
-            : `${ip} was not banned; made sure the firewall does not hold it`,
-        );
-        return;
-      }
-      const ctx = openBanContext(config);
-      try {
-        const existed = await ctx.manager.unban(ip);
-        console.log(
-          existed ? `unbanned ${ip}` : `${ip} was not banned; made sure the firewall does not hold it`,
-        );
-      } finally {
-        ctx.close();
-      }
+      const existed = viaDaemon
+        ? viaDaemon.existed === true
+        : await withBanContext(config, (ctx) => ctx.manager.unban(ip));
+      console.log(
+        existed ? `unbanned ${ip}` : `${ip} was not banned; made sure the firewall does not hold it`,
+      );
     });
 
   program
@@ -96,8 +82,7 @@ export function registerBanCommands(program: Command): void {
     .option("--json", "print JSON for scripts")
     .action(async (options: { json?: boolean }, command: Command) => {
       const config = resolveConfig(command.optsWithGlobals().config);
-      const ctx = openBanContext(config);
-      try {
+      await withBanContext(config, async (ctx) => {
         const now = Date.now();
         const viaDaemon = await askDaemon(config, { cmd: "bans" });
         const bans = viaDaemon ? (viaDaemon.bans as BanRecord[]) : ctx.manager.activeBans(now);
@@ -133,9 +118,7 @@ export function registerBanCommands(program: Command): void {
           console.log(
             "\nSome bans are missing from the firewall: run `sipban firewall setup` to restore them.",
           );
-      } finally {
-        ctx.close();
-      }
+      });
     });
 }
 

@@ -51,3 +51,26 @@ export function openBanContext(
   const manager = new BanManager(store, backend, allowlist, protectedIps);
   return { config, store, backend, manager, allowlist, sshClient, close: () => store.close() };
 }
+
+/** Runs `work` with a ban context, closing it afterwards whatever happens. */
+export async function withBanContext<T>(config: Config, work: (ctx: BanContext) => Promise<T>): Promise<T> {
+  const ctx = openBanContext(config);
+  try {
+    return await work(ctx);
+  } finally {
+    ctx.close();
+  }
+}
+
+/** One line on the firewall: whether sipban's structure is there, and what it and the store hold. */
+export async function describeFirewall(
+  ctx: BanContext,
+): Promise<{ line: string; present: boolean; detail: string }> {
+  const status = await ctx.backend.status();
+  const recorded = ctx.store.activeBans(Date.now()).length;
+  return {
+    line: `${ctx.backend.name}: ${status.present ? "in place" : "not set up"}, ${status.entries} address(es) in the kernel, ${recorded} active ban(s) recorded`,
+    present: status.present,
+    detail: status.detail,
+  };
+}

@@ -1,22 +1,23 @@
 import type { Command } from "commander";
+import type { Config } from "../config/schema.js";
 import { InputError } from "../sources/file-reader.js";
 import { resolveConfig } from "./config-option.js";
-import { openBanContext } from "./context.js";
+import { describeFirewall, withBanContext } from "./context.js";
 
 /** `sipban firewall setup|teardown|status`. */
 export function registerFirewallCommands(program: Command): void {
   const firewall = program
     .command("firewall")
     .description("manage sipban's own firewall table, sets and chains");
+  const config = (command: Command): Config => resolveConfig(command.optsWithGlobals().config);
 
   firewall
     .command("setup")
     .description(
       "create sipban's firewall structure and load every active ban (also repairs it after a flush)",
     )
-    .action(async (_options: unknown, command: Command) => {
-      const ctx = openBanContext(resolveConfig(command.optsWithGlobals().config));
-      try {
+    .action((_options: unknown, command: Command) =>
+      withBanContext(config(command), async (ctx) => {
         const now = Date.now();
         if (ctx.sshClient && !ctx.allowlist.has(ctx.sshClient) && ctx.store.activeBan(ctx.sshClient, now)) {
           throw new InputError(
@@ -28,41 +29,30 @@ export function registerFirewallCommands(program: Command): void {
         console.log(
           `firewall ready (${ctx.backend.name}): ${result.added} ban(s) added, ${result.removed} stale removed, ${result.kept} in place`,
         );
-      } finally {
-        ctx.close();
-      }
-    });
+      }),
+    );
 
   firewall
     .command("teardown")
     .description("remove everything sipban created in the firewall (bans stay recorded)")
-    .action(async (_options: unknown, command: Command) => {
-      const ctx = openBanContext(resolveConfig(command.optsWithGlobals().config));
-      try {
+    .action((_options: unknown, command: Command) =>
+      withBanContext(config(command), async (ctx) => {
         await ctx.backend.teardown();
         console.log(
           `removed sipban's ${ctx.backend.name} structure; \`sipban firewall setup\` restores it with every active ban`,
         );
-      } finally {
-        ctx.close();
-      }
-    });
+      }),
+    );
 
   firewall
     .command("status")
     .description("show whether sipban's firewall structure is in place and how many addresses it holds")
-    .action(async (_options: unknown, command: Command) => {
-      const ctx = openBanContext(resolveConfig(command.optsWithGlobals().config));
-      try {
-        const status = await ctx.backend.status();
-        const recorded = ctx.store.activeBans(Date.now()).length;
-        console.log(
-          `${ctx.backend.name}: ${status.present ? "in place" : "not set up"}, ${status.entries} address(es) in the kernel, ${recorded} active ban(s) recorded`,
-        );
+    .action((_options: unknown, command: Command) =>
+      withBanContext(config(command), async (ctx) => {
+        const status = await describeFirewall(ctx);
+        console.log(status.line);
         if (status.detail) console.log(status.detail);
         if (!status.present) process.exitCode = 1;
-      } finally {
-        ctx.close();
-      }
-    });
+      }),
+    );
 }

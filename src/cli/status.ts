@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { formatMs } from "../policy/policy.js";
 import { resolveConfig } from "./config-option.js";
-import { openBanContext } from "./context.js";
+import { describeFirewall, withBanContext } from "./context.js";
 import { askDaemon } from "./daemon-link.js";
 
 /** `sipban status`: the daemon's state, or the firewall's and the store's when none runs. */
@@ -18,16 +18,9 @@ export function registerStatus(program: Command): void {
         return;
       }
       if (!daemon) {
-        const ctx = openBanContext(config);
-        try {
-          const fw = await ctx.backend.status();
-          console.log(`No sipban daemon is running (socket ${config.daemon.socket}).`);
-          console.log(
-            `${ctx.backend.name}: ${fw.present ? "in place" : "not set up"}, ${fw.entries} address(es) in the kernel, ${ctx.store.activeBans(Date.now()).length} active ban(s) recorded.`,
-          );
-        } finally {
-          ctx.close();
-        }
+        const firewall = await withBanContext(config, describeFirewall);
+        console.log(`No sipban daemon is running (socket ${config.daemon.socket}).`);
+        console.log(`${firewall.line}.`);
         process.exitCode = 3;
         return;
       }

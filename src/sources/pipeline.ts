@@ -20,7 +20,7 @@ export class SourcePipeline {
     private readonly emit: (event: FailureEvent) => void,
   ) {
     this.detector = new Detector({ ...options, clock: Date.now });
-    this.scanner = new LineScanner(this.detector.literals(), {
+    this.scanner = new LineScanner((sample) => this.detector.literalsFor(sample), {
       line: (text, offset) => this.detector.line(text, offset, emit),
     });
   }
