@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { configJsonSchema } from "../src/cli/check-config.js";
-import { ConfigError, defaultConfig, loadConfig, parseConfig } from "../src/config/load.js";
+import { defaultConfig } from "../src/config/defaults.js";
+import { configJsonSchema } from "../src/config/json-schema.js";
+import { ConfigError, loadConfig, parseConfig } from "../src/config/load.js";
+import { configSchema } from "../src/config/schema.js";
 
 function errorOf(yaml: string): string {
   try {
@@ -21,6 +23,11 @@ describe("configuration", () => {
     assert.equal(c.policy.maxretry, 5);
     assert.equal(c.policy.findtime, 600_000);
     assert.equal(c.firewall.backend, "nftables");
+  });
+
+  it("states the same defaults as the schema (they are written out twice, for start-up speed)", () => {
+    assert.deepEqual(defaultConfig(), configSchema.parse({}));
+    assert.deepEqual(parseConfig("", "empty.yaml"), defaultConfig());
   });
 
   it("reads durations and lists", () => {

@@ -20,7 +20,7 @@ export function registerBanCommands(program: Command): void {
     .option("--reason <text>", "why, shown in `sipban bans`", "manual ban")
     .action(async (ipText: string, options: { for?: string; reason: string }, command: Command) => {
       const ip = validAddress(ipText);
-      const config = resolveConfig(command.optsWithGlobals().config);
+      const config = await resolveConfig(command.optsWithGlobals().config);
       const duration = options.for === undefined ? config.policy.bantime : parseDuration(options.for);
       if (!(duration > 0))
         throw new InputError(`--for: "${options.for}" is not a duration (write 90s, 10m, 1h, 2d, 1w)`);
@@ -66,7 +66,7 @@ export function registerBanCommands(program: Command): void {
     .argument("<ip>", "IPv4 or IPv6 address")
     .action(async (ipText: string, _options: unknown, command: Command) => {
       const ip = validAddress(ipText);
-      const config = resolveConfig(command.optsWithGlobals().config);
+      const config = await resolveConfig(command.optsWithGlobals().config);
       const viaDaemon = await askDaemon(config, { cmd: "unban", ip });
       const existed = viaDaemon
         ? viaDaemon.existed === true
@@ -81,7 +81,7 @@ export function registerBanCommands(program: Command): void {
     .description("list active bans")
     .option("--json", "print JSON for scripts")
     .action(async (options: { json?: boolean }, command: Command) => {
-      const config = resolveConfig(command.optsWithGlobals().config);
+      const config = await resolveConfig(command.optsWithGlobals().config);
       await withBanContext(config, async (ctx) => {
         const now = Date.now();
         const viaDaemon = await askDaemon(config, { cmd: "bans" });

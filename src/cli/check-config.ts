@@ -1,7 +1,5 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
-import { z } from "zod";
-import { configSchema } from "../config/schema.js";
 import { buildRules } from "../detect/ruleset.js";
 import { DEFAULT_CONFIG_PATH, resolveConfig } from "./config-option.js";
 
@@ -10,9 +8,9 @@ export function registerConfigCommands(program: Command): void {
   program
     .command("check-config")
     .description("validate the configuration without running anything")
-    .action((_options: unknown, command: Command) => {
+    .action(async (_options: unknown, command: Command) => {
       const path: string | undefined = command.optsWithGlobals().config;
-      const config = resolveConfig(path);
+      const config = await resolveConfig(path);
       const rules = buildRules(config.detect);
       console.log(
         `${path ?? DEFAULT_CONFIG_PATH}: OK (${rules.length} rules, ${config.sources.length} source(s), ` +
@@ -24,16 +22,10 @@ export function registerConfigCommands(program: Command): void {
     .command("config-schema")
     .description("print the JSON Schema of the configuration (for editors)")
     .option("-o, --output <file>", "write it to a file instead")
-    .action((options: { output?: string }) => {
+    .action(async (options: { output?: string }) => {
+      const { configJsonSchema } = await import("../config/json-schema.js");
       const text = `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
       if (options.output) writeFileSync(options.output, text);
       else process.stdout.write(text);
     });
-}
-
-export function configJsonSchema(): unknown {
-  return {
-    ...z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }),
-    title: "sipban configuration",
-  };
 }

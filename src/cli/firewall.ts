@@ -9,15 +9,15 @@ export function registerFirewallCommands(program: Command): void {
   const firewall = program
     .command("firewall")
     .description("manage sipban's own firewall table, sets and chains");
-  const config = (command: Command): Config => resolveConfig(command.optsWithGlobals().config);
+  const config = (command: Command): Promise<Config> => resolveConfig(command.optsWithGlobals().config);
 
   firewall
     .command("setup")
     .description(
       "create sipban's firewall structure and load every active ban (also repairs it after a flush)",
     )
-    .action((_options: unknown, command: Command) =>
-      withBanContext(config(command), async (ctx) => {
+    .action(async (_options: unknown, command: Command) =>
+      withBanContext(await config(command), async (ctx) => {
         const now = Date.now();
         if (ctx.sshClient && !ctx.allowlist.has(ctx.sshClient) && ctx.store.activeBan(ctx.sshClient, now)) {
           throw new InputError(
@@ -35,8 +35,8 @@ export function registerFirewallCommands(program: Command): void {
   firewall
     .command("teardown")
     .description("remove everything sipban created in the firewall (bans stay recorded)")
-    .action((_options: unknown, command: Command) =>
-      withBanContext(config(command), async (ctx) => {
+    .action(async (_options: unknown, command: Command) =>
+      withBanContext(await config(command), async (ctx) => {
         await ctx.backend.teardown();
         console.log(
           `removed sipban's ${ctx.backend.name} structure; \`sipban firewall setup\` restores it with every active ban`,
@@ -47,8 +47,8 @@ export function registerFirewallCommands(program: Command): void {
   firewall
     .command("status")
     .description("show whether sipban's firewall structure is in place and how many addresses it holds")
-    .action((_options: unknown, command: Command) =>
-      withBanContext(config(command), async (ctx) => {
+    .action(async (_options: unknown, command: Command) =>
+      withBanContext(await config(command), async (ctx) => {
         const status = await describeFirewall(ctx);
         console.log(status.line);
         if (status.detail) console.log(status.detail);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
-import { ConfigError } from "../config/load.js";
+import { ConfigError } from "../config/errors.js";
 import { InputError } from "../sources/file-reader.js";
 import { registerBanCommands } from "./ban.js";
 import { registerConfigCommands } from "./check-config.js";

@@ -9,8 +9,8 @@ export function registerRules(program: Command): void {
   program
     .command("rules")
     .description("list the detection rules and which are on")
-    .action((_options: unknown, command: Command) => {
-      const config = resolveConfig(command.optsWithGlobals().config);
+    .action(async (_options: unknown, command: Command) => {
+      const config = await resolveConfig(command.optsWithGlobals().config);
       const active = buildRules(config.detect);
       const on = new Set(active.map((r) => r.id));
       const all = [...builtinRules, ...active.filter((r) => !builtinRules.includes(r))];

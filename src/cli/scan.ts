@@ -35,7 +35,7 @@ export function registerScan(program: Command): void {
       "ban what the policy decides (for cron: running it again on the same log changes nothing)",
     )
     .action(async (files: string[], options: ScanOptions, command: Command) => {
-      const config = resolveConfig(command.optsWithGlobals().config);
+      const config = await resolveConfig(command.optsWithGlobals().config);
       if (options.maxretry !== undefined) {
         const n = Number(options.maxretry);
         if (!Number.isFinite(n) || n <= 0)
@@ -58,7 +58,11 @@ export function registerScan(program: Command): void {
         : undefined;
       const ctx = options.ban ? openBanContext(config) : undefined;
       try {
-        const result = await scanFiles(paths, config, observe, ctx && ((ip) => ctx.store.offences(ip)));
+        const result = await scanFiles(paths, config, {
+          observe,
+          history: ctx && ((ip) => ctx.store.offences(ip)),
+          keepLines: ctx !== undefined,
+        });
         const applied = ctx ? await applyDecisions(ctx, result) : undefined;
         print(result, config.policy, options, explained, applied);
       } finally {

@@ -11,7 +11,7 @@ export function registerStatus(program: Command): void {
     .description("show the running daemon's sources, counters and bans")
     .option("--json", "print JSON for scripts")
     .action(async (options: { json?: boolean }, command: Command) => {
-      const config = resolveConfig(command.optsWithGlobals().config);
+      const config = await resolveConfig(command.optsWithGlobals().config);
       const daemon = await askDaemon(config, { cmd: "status" });
       if (options.json) {
         console.log(JSON.stringify(daemon ?? { ok: true, running: false }, null, 2));

@@ -1,7 +1,5 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { pino } from "pino";
-import { Daemon } from "../daemon/daemon.js";
 import { DEFAULT_CONFIG_PATH, resolveConfig } from "./config-option.js";
 
 /** `sipban watch`: the real-time daemon (systemd runs it; see packaging/sipban.service). */
@@ -13,7 +11,9 @@ export function registerWatch(program: Command): void {
       const configPath: string | undefined =
         command.optsWithGlobals().config ??
         (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
-      const config = resolveConfig(configPath);
+      const config = await resolveConfig(configPath);
+      // The daemon's modules (logger, store, sources) load only for the daemon.
+      const [{ pino }, { Daemon }] = await Promise.all([import("pino"), import("../daemon/daemon.js")]);
       const logger = pino({ level: config.daemon.logLevel, base: { service: "sipban" } });
       const daemon = new Daemon(config, { configPath, logger });
       await daemon.start();

@@ -3,15 +3,10 @@ import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { RuleError } from "../detect/rules/custom.js";
 import { buildRules, UnknownRuleError } from "../detect/ruleset.js";
+import { ConfigError } from "./errors.js";
 import { type Config, configSchema } from "./schema.js";
 
-/** A configuration problem, located: `file:line: problem`. */
-export class ConfigError extends Error {}
-
-/** The configuration when no file is given: every default. */
-export function defaultConfig(): Config {
-  return configSchema.parse({});
-}
+export { ConfigError };
 
 /** Reads and validates a YAML configuration file. Throws ConfigError naming file, line and problem. */
 export function loadConfig(path: string): Config {

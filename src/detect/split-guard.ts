@@ -20,12 +20,6 @@ export const WINDOW_BYTES = 1024;
 // A dump's header gives the packet's size; its closing line follows it.
 const DUMP_SLACK = 64;
 
-interface Held<T> {
-  item: T;
-  offset: number;
-  end: number;
-}
-
 /** What a push decided: items now safe to read (in order), items dropped, and a caught injector. */
 export interface GuardResult<T> {
   released: T[];
@@ -47,25 +41,33 @@ export interface GuardResult<T> {
  * WINDOW_BYTES have followed it; a remainder drops what is held within the window before it, a
  * start or a dump drops what comes within the window after it. Only lines that hold a rule's
  * literal need to pass through here: the others can never be events.
+ *
+ * Every line of a scan passes through here, so nothing is allocated per push: the held lines are
+ * a queue of parallel arrays, and each push returns the same result object, refilled (read it
+ * before the next push).
  */
 export class SplitGuard<T> {
-  private held: Held<T>[] = [];
+  // The held lines, oldest first, from index `head` on.
+  private items: T[] = [];
+  private ends: number[] = [];
+  private head = 0;
   private quarantineUntil = -1;
   private lastStartEnd = Number.NEGATIVE_INFINITY;
   private pending: { injector?: { ip: string; port?: number }; until: number } | null = null;
+  private readonly result: GuardResult<T> = { released: [], dropped: [], injection: undefined };
 
   push(item: T, offset: number, length: number, signal: Signal | null): GuardResult<T> {
     const end = offset + length;
-    const result: GuardResult<T> = { released: this.releaseBefore(offset), dropped: [] };
+    const result = this.reset();
+    this.releaseBefore(offset, result.released);
     if (this.pending && offset >= this.pending.until) {
       result.injection = { injector: this.pending.injector };
       this.pending = null;
     }
     if (signal?.kind === "remainder" && offset - this.lastStartEnd <= WINDOW_BYTES) {
       // Everything since the split began is the attacker's text: drop it unread.
-      const keep = this.held.filter((h) => h.end <= offset - WINDOW_BYTES);
-      result.dropped.push(...this.held.filter((h) => h.end > offset - WINDOW_BYTES).map((h) => h.item), item);
-      this.held = keep;
+      this.dropHeldAfter(offset - WINDOW_BYTES, result.dropped);
+      result.dropped.push(item);
       // The last remainder of a split is the real one; an earlier one may be forged, and then
       // the real one, still to come, drops what the attacker wrote after it.
       this.pending = { injector: signal.injector, until: end + WINDOW_BYTES };
@@ -89,23 +91,53 @@ export class SplitGuard<T> {
       return result;
     }
     if (signal?.kind === "security-start") this.lastStartEnd = end;
-    this.held.push({ item, offset, end });
+    this.items.push(item);
+    this.ends.push(end);
     return result;
   }
 
   /** End of input (or the source went quiet): everything held is safe now. */
   flush(): GuardResult<T> {
-    const result: GuardResult<T> = { released: this.held.map((h) => h.item), dropped: [] };
-    this.held = [];
+    const result = this.reset();
+    for (let i = this.head; i < this.items.length; i++) result.released.push(this.items[i]!);
+    this.clearHeld();
     if (this.pending) result.injection = { injector: this.pending.injector };
     this.pending = null;
     return result;
   }
 
-  private releaseBefore(offset: number): T[] {
-    let n = 0;
-    while (n < this.held.length && this.held[n]!.end + WINDOW_BYTES <= offset) n++;
-    if (n === 0) return [];
-    return this.held.splice(0, n).map((h) => h.item);
+  private reset(): GuardResult<T> {
+    const r = this.result;
+    r.released.length = 0;
+    r.dropped.length = 0;
+    r.injection = undefined;
+    return r;
+  }
+
+  private releaseBefore(offset: number, into: T[]): void {
+    let i = this.head;
+    while (i < this.items.length && this.ends[i]! + WINDOW_BYTES <= offset) into.push(this.items[i++]!);
+    if (i === this.items.length) this.clearHeld();
+    else if (i > 1024 && i * 2 > this.items.length) {
+      // A source that never goes quiet: drop the released front now and then.
+      this.items.splice(0, i);
+      this.ends.splice(0, i);
+      this.head = 0;
+    } else this.head = i;
+  }
+
+  /** Moves the held lines that end after `limit` into `into` (held lines end in input order). */
+  private dropHeldAfter(limit: number, into: T[]): void {
+    let keep = this.items.length;
+    while (keep > this.head && this.ends[keep - 1]! > limit) keep--;
+    for (let i = keep; i < this.items.length; i++) into.push(this.items[i]!);
+    this.items.length = keep;
+    this.ends.length = keep;
+  }
+
+  private clearHeld(): void {
+    this.items.length = 0;
+    this.ends.length = 0;
+    this.head = 0;
   }
 }

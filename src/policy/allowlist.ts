@@ -12,6 +12,9 @@ export class Allowlist {
   private readonly v4: Array<{ network: number; mask: number }> = [];
   private readonly v6: Array<{ network: bigint; mask: bigint }> = [];
   readonly entries: string[] = [];
+  // Failures come in bursts from one address: the last answer is kept.
+  private lastIp: string | undefined;
+  private lastAnswer = false;
 
   /** `entries`: addresses or CIDR networks, IPv4 or IPv6. Throws on the first invalid one. */
   constructor(entries: readonly string[] = [], options: { includeHost?: boolean } = {}) {
@@ -41,10 +44,19 @@ export class Allowlist {
       this.v6.push({ network: ipv6ToBigInt(ip) & mask, mask });
     }
     if (record) this.entries.push(entry);
+    this.lastIp = undefined;
   }
 
   /** True when `ip` (a normalized address) must never be banned. */
   has(ip: string): boolean {
+    if (ip !== this.lastIp) {
+      this.lastAnswer = this.matches(ip);
+      this.lastIp = ip;
+    }
+    return this.lastAnswer;
+  }
+
+  private matches(ip: string): boolean {
     if (ip.includes(":")) {
       const n = ipv6ToBigInt(ip);
       return this.v6.some((net) => (n & net.mask) === net.network);

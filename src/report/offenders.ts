@@ -19,14 +19,17 @@ export interface Offender {
 
 /** Sums failure events per address for the offender table. */
 export class OffenderReport {
-  private readonly byIp = new Map<string, Offender>();
+  private readonly byIp = new Map<string, number>();
+  private readonly list: Offender[] = [];
   failures = 0;
 
-  add(event: FailureEvent): void {
+  /** Counts one failure; returns the address's index (see `ipOf`). */
+  add(event: FailureEvent): number {
     this.failures += event.attempts;
-    let o = this.byIp.get(event.ip);
-    if (!o) {
-      o = {
+    let index = this.byIp.get(event.ip);
+    if (index === undefined) {
+      index = this.list.length;
+      this.list.push({
         ip: event.ip,
         failures: 0,
         reasons: new Map(),
@@ -35,9 +38,10 @@ export class OffenderReport {
         firstSeen: event.time,
         lastSeen: event.time,
         wouldBan: false,
-      };
-      this.byIp.set(event.ip, o);
+      });
+      this.byIp.set(event.ip, index);
     }
+    const o = this.list[index]!;
     o.failures += event.attempts;
     o.reasons.set(event.reason, (o.reasons.get(event.reason) ?? 0) + event.attempts);
     if (event.user !== undefined && o.users.length < MAX_USERS && !o.users.includes(event.user))
@@ -45,10 +49,16 @@ export class OffenderReport {
     if (!o.services.includes(event.service)) o.services.push(event.service);
     if (event.time < o.firstSeen) o.firstSeen = event.time;
     if (event.time > o.lastSeen) o.lastSeen = event.time;
+    return index;
+  }
+
+  ipOf(index: number): string {
+    return this.list[index]!.ip;
   }
 
   markBan(decision: Decision): void {
-    const o = this.byIp.get(decision.ip);
+    const index = this.byIp.get(decision.ip);
+    const o = index === undefined ? undefined : this.list[index]!;
     if (o && !o.wouldBan) {
       o.wouldBan = true;
       o.banAt = decision.at;
@@ -57,6 +67,6 @@ export class OffenderReport {
 
   /** Offenders, most failures first. */
   offenders(): Offender[] {
-    return [...this.byIp.values()].sort((a, b) => b.failures - a.failures || a.ip.localeCompare(b.ip));
+    return [...this.list].sort((a, b) => b.failures - a.failures || a.ip.localeCompare(b.ip));
   }
 }

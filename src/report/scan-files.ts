@@ -6,6 +6,7 @@ import { Allowlist } from "../policy/allowlist.js";
 import { BanPolicy, type Decision, policyConfig } from "../policy/policy.js";
 import { checkInput, scanInput } from "../sources/file-reader.js";
 import { LineScanner } from "../sources/line-scanner.js";
+import { FailureLog } from "./failure-log.js";
 import { OffenderReport } from "./offenders.js";
 
 export interface ScanResult {
@@ -21,15 +22,24 @@ export interface ScanResult {
  * Reads whole log files and replays their failures, in time order, through the ban policy:
  * what `sipban scan` reports and what `scan --ban` applies.
  */
+export interface ScanOptions {
+  /** Called for every line looked at, with what became of it (`scan --explain`). */
+  observe?: (line: string, outcome: LineOutcome) => void;
+  /** Bans each address had before (from the store), for escalation. */
+  history?: (ip: string) => number;
+  /** Keep each failure's line, for the sample in a ban's evidence (`scan --ban`). */
+  keepLines?: boolean;
+}
+
 export async function scanFiles(
   paths: readonly string[],
   config: Config,
-  observe?: (line: string, outcome: LineOutcome) => void,
-  history?: (ip: string) => number,
+  options: ScanOptions = {},
 ): Promise<ScanResult> {
+  const { observe, history } = options;
   const rules = buildRules(config.detect);
   const report = new OffenderReport();
-  const replay = new ReplayLog();
+  const replay = new FailureLog({ keepLines: options.keepLines });
   const totals = emptyStats();
   const mtimes = await Promise.all(paths.map((p) => checkInput(p)));
   let linesRead = 0;
@@ -43,8 +53,7 @@ export async function scanFiles(
       observe,
     });
     const emit = (e: FailureEvent) => {
-      report.add(e);
-      replay.add(e);
+      replay.add(e, report.add(e));
     };
     const scanner = new LineScanner((sample) => detector.literalsFor(sample), {
       line: (text, offset) => detector.line(text, offset, emit),
@@ -56,29 +65,15 @@ export async function scanFiles(
   }
   const policy = new BanPolicy(policyConfig(config), new Allowlist(config.allowlist), history);
   const decisions: Decision[] = [];
-  replay.forEachInTimeOrder((e) => {
-    const d = policy.onFailure(e);
-    if (d) {
-      decisions.push(d);
-      report.markBan(d);
-    }
-  });
+  replay.forEachInTimeOrder(
+    (i) => report.ipOf(i),
+    (e) => {
+      const d = policy.onFailure(e);
+      if (d) {
+        decisions.push(d);
+        report.markBan(d);
+      }
+    },
+  );
   return { files: [...paths], linesRead, report, decisions, stats: totals, allowlisted: policy.allowlisted };
-}
-
-/** The failures of a scan, replayed through the policy in time order (rotated files may be given in any order). */
-class ReplayLog {
-  private readonly events: FailureEvent[] = [];
-  private sorted = true;
-
-  add(e: FailureEvent): void {
-    const last = this.events[this.events.length - 1];
-    if (last && e.time < last.time) this.sorted = false;
-    this.events.push(e);
-  }
-
-  forEachInTimeOrder(visit: (e: FailureEvent) => void): void {
-    if (!this.sorted) this.events.sort((a, b) => a.time - b.time);
-    for (const e of this.events) visit(e);
-  }
 }

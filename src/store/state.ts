@@ -1,5 +1,6 @@
+import { createRequire } from "node:module";
 import { dirname } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { ensureDirectory } from "../util/ensure-directory.js";
 
 /** One ban as sipban remembers it. Times are epoch milliseconds; `until` 0 means no end. */
@@ -51,7 +52,7 @@ export class StateStore {
   constructor(path: string) {
     if (path !== ":memory:") ensureDirectory(dirname(path), 0o750, "the state database");
     try {
-      this.db = new Database(path);
+      this.db = new (openDriver())(path);
     } catch (err) {
       throw new Error(`cannot open the state database ${path}: ${(err as Error).message}`);
     }
@@ -155,4 +156,11 @@ function fromRow(row: Row): BanRecord {
     origin: row.origin,
     evidence: row.evidence === null ? undefined : JSON.parse(row.evidence),
   };
+}
+
+// The native SQLite driver is loaded on first use: `scan` without --ban never opens a store.
+let driver: typeof Database | undefined;
+function openDriver(): typeof Database {
+  driver ??= createRequire(import.meta.url)("better-sqlite3") as typeof Database;
+  return driver;
 }

@@ -1,0 +1,2 @@
+/** A configuration problem, located: `file:line: problem`. */
+export class ConfigError extends Error {}
