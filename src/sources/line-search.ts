@@ -1,0 +1,218 @@
+import { readFileSync } from "node:fs";
+
+/**
+ * Finds, in a chunk of raw log bytes, the lines that hold at least one literal, and counts all
+ * lines. Two implementations give the same answers: a WebAssembly SIMD search (assembly/
+ * line-search.ts, several times faster) and a one-pass regular expression over a latin1 view of
+ * the chunk, used where WebAssembly is unavailable (and, in the tests, as the reference).
+ */
+export interface LineSearch {
+  /**
+   * Calls `visit(start, stop)` for every line of buf[0, end) that holds a literal (`stop` is the
+   * position of its newline), in order; returns the number of lines. `end` follows a newline.
+   */
+  scan(buf: Buffer, end: number, visit: (start: number, stop: number) => void): number;
+}
+
+/** The search for `literals` (at least one), in WebAssembly when it can run here. */
+export function createLineSearch(literals: readonly string[], sample: Buffer): LineSearch {
+  const bytes = literals.map((l) => Buffer.from(l, "utf8"));
+  return WasmLineSearch.create(bytes, sample) ?? new RegExpLineSearch(bytes);
+}
+
+export class RegExpLineSearch implements LineSearch {
+  private readonly pattern: RegExp;
+
+  constructor(literals: readonly Buffer[]) {
+    this.pattern = new RegExp(literals.map((l) => escapeRegExp(l.toString("latin1"))).join("|"), "g");
+  }
+
+  scan(buf: Buffer, end: number, visit: (start: number, stop: number) => void): number {
+    const text = buf.toString("latin1", 0, end);
+    const pattern = this.pattern;
+    pattern.lastIndex = 0;
+    for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
+      const start = text.lastIndexOf("\n", m.index) + 1;
+      let stop = text.indexOf("\n", m.index);
+      if (stop === -1) stop = end;
+      visit(start, stop);
+      if (stop + 1 >= end) break;
+      pattern.lastIndex = stop + 1;
+    }
+    return countNewlines(buf, end);
+  }
+}
+
+function countNewlines(buf: Buffer, end: number): number {
+  let n = 0;
+  for (let p = buf.indexOf(NEWLINE, 0); p !== -1 && p < end; p = buf.indexOf(NEWLINE, p + 1)) n++;
+  return n;
+}
+
+const NEWLINE = 0x0a;
+const FINGERPRINT = 4;
+const BUCKETS = 8;
+const PAGE = 65_536;
+// Loads read up to 19 bytes past the text; they must read zeros, not the output area.
+const PADDING = 64;
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  countNewlines(start: number, end: number): number;
+  findLines(
+    start: number,
+    end: number,
+    out: number,
+    masks: number,
+    literals: number,
+    literalCount: number,
+    scratch: number,
+  ): number;
+}
+
+let compiled: WebAssembly.Module | null | undefined;
+
+function wasmModule(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    try {
+      const url = new URL("../../assembly/line-search.wasm", import.meta.url);
+      compiled = new WebAssembly.Module(readFileSync(url));
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+export class WasmLineSearch implements LineSearch {
+  private memory: Uint8Array;
+  private words: Uint32Array;
+  private capacity = 0;
+  private readonly textAt: number;
+
+  /** null when WebAssembly (with SIMD) cannot run here. */
+  static create(literals: readonly Buffer[], sample: Buffer): WasmLineSearch | null {
+    const module = wasmModule();
+    if (module === null) return null;
+    try {
+      return new WasmLineSearch(
+        new WebAssembly.Instance(module, {}).exports as unknown as Exports,
+        literals,
+        sample,
+      );
+    } catch {
+      return null;
+    }
+  }
+
+  private constructor(
+    private readonly wasm: Exports,
+    private readonly literals: readonly Buffer[],
+    sample: Buffer,
+  ) {
+    // Header: masks (128 bytes), scratch (16), literal records (16 each), literal bytes.
+    const header = 256 + literals.length * 16 + literals.reduce((n, l) => n + l.length, 0);
+    this.textAt = Math.ceil(header / PAGE) * PAGE;
+    this.memory = new Uint8Array(wasm.memory.buffer);
+    this.words = new Uint32Array(wasm.memory.buffer);
+    this.reserve(PAGE);
+    this.writeTables(sample);
+  }
+
+  scan(buf: Buffer, end: number, visit: (start: number, stop: number) => void): number {
+    this.reserve(end);
+    const text = this.textAt;
+    this.memory.set(buf.subarray(0, end), text);
+    this.memory.fill(0, text + end, text + end + PADDING);
+    const out = this.outAt();
+    const found = this.wasm.findLines(text, text + end, out, MASKS, LITERALS, this.literals.length, SCRATCH);
+    const words = this.words;
+    for (let i = 0, w = out >>> 2; i < found; i++, w += 2) visit(words[w]! - text, words[w + 1]! - text);
+    return this.wasm.countNewlines(text, text + end);
+  }
+
+  /** Where the output pairs go: past the text's padding, on a word boundary. */
+  private outAt(): number {
+    return (this.textAt + this.capacity + PADDING + 7) & ~7;
+  }
+
+  /** Grows the memory to hold `bytes` of text and the output for them. */
+  private reserve(bytes: number): void {
+    if (bytes <= this.capacity) return;
+    const capacity = Math.max(bytes, this.capacity * 2);
+    // Text, padding, and at most one output pair (8 bytes) per 2 bytes of text.
+    const needed = this.textAt + capacity + PADDING + 8 + capacity * 4;
+    const have = this.wasm.memory.buffer.byteLength;
+    if (needed > have) {
+      this.wasm.memory.grow(Math.ceil((needed - have) / PAGE));
+      this.memory = new Uint8Array(this.wasm.memory.buffer);
+      this.words = new Uint32Array(this.wasm.memory.buffer);
+    }
+    this.capacity = capacity;
+  }
+
+  /**
+   * Picks each literal's fingerprint (its rarest 4 bytes in the sample, so ordinary lines seldom
+   * pass the first test), puts literals with the same fingerprint in one bucket, and writes the
+   * tables and literals to memory.
+   */
+  private writeTables(sample: Buffer): void {
+    const mem = this.memory;
+    mem.fill(0, 0, this.textAt);
+    const text = sample.toString("latin1", 0, Math.min(sample.length, SAMPLE_BYTES));
+    const fingerprints = this.literals.map((l) => rarestWindow(l, text));
+    const distinct = [...new Set(fingerprints.map((f) => f.key))];
+    let bytesAt = LITERALS + this.literals.length * 16;
+    this.literals.forEach((literal, k) => {
+      const { offset } = fingerprints[k]!;
+      const bucket = 1 << (distinct.indexOf(fingerprints[k]!.key) % BUCKETS);
+      for (let j = 0; j < FINGERPRINT; j++) {
+        const table = MASKS + j * 32;
+        if (offset + j < literal.length) {
+          const byte = literal[offset + j]!;
+          mem[table + (byte & 0x0f)]! |= bucket;
+          mem[table + 16 + (byte >> 4)]! |= bucket;
+        } else {
+          // A literal shorter than the fingerprint: any byte will do here.
+          for (let n = 0; n < 32; n++) mem[table + n]! |= bucket;
+        }
+      }
+      mem.set(literal, bytesAt);
+      this.words.set([bytesAt, literal.length, offset, bucket], (LITERALS >>> 2) + k * 4);
+      bytesAt += literal.length;
+    });
+  }
+}
+
+// Enough of the input to tell common text from rare.
+const SAMPLE_BYTES = 65_536;
+const MASKS = 0;
+const SCRATCH = 128;
+const LITERALS = 256;
+
+/** The window of the literal whose text is rarest in the sample. */
+function rarestWindow(literal: Buffer, sample: string): { offset: number; key: string } {
+  const text = literal.toString("latin1");
+  if (text.length <= FINGERPRINT) return { offset: 0, key: text };
+  let best = 0;
+  let bestCount = Number.POSITIVE_INFINITY;
+  for (let offset = 0; offset + FINGERPRINT <= text.length; offset++) {
+    const count = occurrences(sample, text.slice(offset, offset + FINGERPRINT), bestCount);
+    if (count < bestCount) {
+      best = offset;
+      bestCount = count;
+    }
+  }
+  return { offset: best, key: text.slice(best, best + FINGERPRINT) };
+}
+
+/** How often `needle` occurs in `text`, counting no further than `limit`. */
+function occurrences(text: string, needle: string, limit: number): number {
+  let n = 0;
+  for (let p = text.indexOf(needle); p !== -1 && n < limit; p = text.indexOf(needle, p + 1)) n++;
+  return n;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
