@@ -61,7 +61,7 @@ export function registerScan(program: Command): void {
         const result = await scanFiles(paths, config, {
           observe,
           history: ctx && ((ip) => ctx.store.offences(ip)),
-          keepLines: ctx !== undefined,
+          decisions: ctx !== undefined,
         });
         const applied = ctx ? await applyDecisions(ctx, result) : undefined;
         print(result, config.policy, options, explained, applied);

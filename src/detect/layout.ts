@@ -33,6 +33,18 @@ export class LayoutParser {
 
   // `[date] LEVEL[lwp][C-xxxxxxxx] file: msg` and its `[plain]` / console variants.
   private parseBracketed(line: string): LogRecord | null {
+    // Nearly every line: prefix and origin in one pass (the same as the two steps below, whose
+    // prefix can match in one way only).
+    const whole = ASTERISK_FILE_WITH_ORIGIN.exec(line);
+    if (whole) {
+      // ast_trace_log() indents its messages (`res_pjsip_session.c:  anonymous: Call ...`).
+      return {
+        time: this.time(whole[1]!),
+        level: whole[2]!,
+        component: whole[3] ?? whole[4]!,
+        message: whole[5]!.trimStart(),
+      };
+    }
     const m = ASTERISK_FILE.exec(line);
     if (!m) return null;
     return this.asteriskBody(this.time(m[1]!), m[2]!, m[3]!);
@@ -143,7 +155,13 @@ const ASTERISK_FILE = /^\[([^\]]{1,64})\] ([A-Z]+)\[\d+\](?:\[C-[0-9a-f]+\])?:? 
 // After the level: `file: msg` (default), `file:line func: msg` ([plain], console) or
 // `file:line in func: msg` (syslog). Dialplan Log() writes `Ext. <exten>` as the file, where the
 // extension is dialled by the caller, so it is matched lazily and never trusted.
-const ORIGIN = /^(?:(Ext\. .*?)|([^\s:]+))(?::\d+ (?:in )?(?:@ )?\S*)?: (.*)$/s;
+const ORIGIN_TEXT = String.raw`(?:(Ext\. .*?)|([^\s:]+))(?::\d+ (?:in )?(?:@ )?\S*)?: (.*)$`;
+const ORIGIN = new RegExp(`^${ORIGIN_TEXT}`, "s");
+
+const ASTERISK_FILE_WITH_ORIGIN = new RegExp(
+  String.raw`^\[([^\]]{1,64})\] ([A-Z]+)\[\d+\](?:\[C-[0-9a-f]+\])?:? ${ORIGIN_TEXT}`,
+  "s",
+);
 
 // Syslog header: classic `Mar  5 10:00:01 host prog[pid]: ` or RFC 3339 `2026-11-21T15:00:20.163564+00:00 host prog[pid]: `.
 const SYSLOG =

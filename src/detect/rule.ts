@@ -67,12 +67,27 @@ export function hit(
   return {
     ip: addr.ip,
     port: addr.port,
-    reason,
+    reason: sharedText(reason),
     user,
     callId: extra?.callId,
     runningTries: extra?.runningTries,
     injection: extra?.injection,
   };
+}
+
+// Reasons are a few dozen texts, built anew from every line. Counters compare them for every
+// failure, and comparing two copies (or a text built from parts) costs far more than comparing
+// one shared string with itself.
+const SHARED_LIMIT = 4096;
+const shared = new Map<string, string>();
+
+/** One shared copy of a short text seen over and over. */
+function sharedText(text: string): string {
+  const known = shared.get(text);
+  if (known !== undefined) return known;
+  if (shared.size >= SHARED_LIMIT) shared.clear();
+  shared.set(text, text);
+  return text;
 }
 
 /** Parses an address text, or returns null (no event without a valid address). */

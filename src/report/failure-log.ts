@@ -1,36 +1,26 @@
 import type { FailureEvent, Service } from "../detect/event.js";
 
 /**
- * The failures of a scan, kept for the ban policy's replay in time order (rotated files may be
- * given in any order, and threads stamp lines slightly out of order). Stored as columns of
- * numbers, with strings interned: a scan of a flood holds millions of failures, and keeping
- * each as an object (with its line) made the garbage collector cost more than reading them.
- * Lines are kept only when asked for (the sample in a ban's evidence).
+ * The failures of a scan, kept for the ban policy's replay. Stored as columns of numbers: a scan
+ * of a flood holds millions of failures, and keeping each as an object made the garbage
+ * collector cost more than reading them. What a failure said (reason, service, rule, user, line)
+ * is kept only when asked for: it is the evidence of bans that are applied (`scan --ban`); the
+ * report needs only when each address would be banned.
  */
 export class FailureLog {
   private size = 0;
   private times = new Float64Array(1024);
   private weights = new Float64Array(1024);
   private attempts = new Float64Array(1024);
-  /** The offender's index in the report; interned strings: reason, service, rule, user (-1 for none). */
+  /** The offender's index in the report (see OffenderReport.add). */
   private offenders = new Int32Array(1024);
-  private reasons = new Int32Array(1024);
-  private services = new Int32Array(1024);
-  private rules = new Int32Array(1024);
-  private users = new Int32Array(1024);
   /** Bit 0: instant, bit 1: injection. */
   private flags = new Uint8Array(1024);
-  private readonly lines: Array<string | undefined> | null;
-  // Reasons, services and rules: a few dozen texts, each seen over and over.
-  private readonly reasonNames = new Interned();
-  private readonly serviceNames = new Interned();
-  private readonly ruleNames = new Interned();
-  /** User names are attacker-written: as many as the attacker likes. */
-  private readonly userNames = new Interned();
-  private sorted = true;
+  private readonly details: Details | null;
+  private offenderCount = 0;
 
-  constructor(options: { keepLines?: boolean } = {}) {
-    this.lines = options.keepLines ? [] : null;
+  constructor(options: { details?: boolean } = {}) {
+    this.details = options.details ? new Details() : null;
   }
 
   get length(): number {
@@ -41,45 +31,73 @@ export class FailureLog {
   add(e: FailureEvent, offender: number): void {
     if (this.size === this.times.length) this.grow();
     const i = this.size++;
-    if (i > 0 && e.time < this.times[i - 1]!) this.sorted = false;
     this.times[i] = e.time;
     this.weights[i] = e.weight;
     this.attempts[i] = e.attempts;
     this.offenders[i] = offender;
-    this.reasons[i] = this.reasonNames.id(e.reason);
-    this.services[i] = this.serviceNames.id(e.service);
-    this.rules[i] = this.ruleNames.id(e.rule);
-    this.users[i] = e.user === undefined ? -1 : this.userNames.id(e.user);
+    if (offender >= this.offenderCount) this.offenderCount = offender + 1;
     this.flags[i] = (e.instant ? 1 : 0) | (e.injection ? 2 : 0);
-    this.lines?.push(e.line);
+    this.details?.add(e);
   }
 
   /**
-   * Visits every failure in time order (ties in the order read). The event passed is rebuilt
-   * for each visit and must not be kept.
+   * Visits every failure, address by address, each address's in time order (ties in the order
+   * read): the policy decides each address on its own, and it meets every address's failures
+   * together. The event passed is reused for the next visit and must not be kept.
    */
-  forEachInTimeOrder(ipOf: (offender: number) => string, visit: (e: FailureEvent) => void): void {
-    const order = new Int32Array(this.size);
-    for (let i = 0; i < this.size; i++) order[i] = i;
-    // Typed-array sort is stable, so equal times keep the order they were read in.
-    if (!this.sorted) order.sort((a, b) => this.times[a]! - this.times[b]!);
+  forEachByAddress(ipOf: (offender: number) => string, visit: (e: FailureEvent) => void): void {
+    const order = this.orderByAddress();
+    const e: FailureEvent = {
+      time: 0,
+      ip: "",
+      service: "custom",
+      reason: "",
+      user: undefined,
+      rule: "",
+      weight: 1,
+      instant: false,
+      attempts: 1,
+      injection: undefined,
+      line: undefined,
+    };
+    let offender = -1;
     for (const i of order) {
-      const user = this.users[i]!;
+      if (this.offenders[i] !== offender) {
+        offender = this.offenders[i]!;
+        e.ip = ipOf(offender);
+      }
       const flags = this.flags[i]!;
-      visit({
-        time: this.times[i]!,
-        ip: ipOf(this.offenders[i]!),
-        service: this.serviceNames.text(this.services[i]!) as Service,
-        reason: this.reasonNames.text(this.reasons[i]!),
-        user: user === -1 ? undefined : this.userNames.text(user),
-        rule: this.ruleNames.text(this.rules[i]!),
-        weight: this.weights[i]!,
-        instant: (flags & 1) !== 0,
-        attempts: this.attempts[i]!,
-        injection: (flags & 2) !== 0 || undefined,
-        line: this.lines?.[i],
-      });
+      e.time = this.times[i]!;
+      e.weight = this.weights[i]!;
+      e.attempts = this.attempts[i]!;
+      e.instant = (flags & 1) !== 0;
+      e.injection = (flags & 2) !== 0 || undefined;
+      this.details?.fill(e, i);
+      visit(e);
     }
+  }
+
+  /** Failure indexes grouped by address (a counting sort), each group in time order. */
+  private orderByAddress(): Int32Array {
+    const n = this.size;
+    const starts = new Int32Array(this.offenderCount + 1);
+    for (let i = 0; i < n; i++) starts[this.offenders[i]! + 1]!++;
+    for (let k = 1; k < starts.length; k++) starts[k]! += starts[k - 1]!;
+    const order = new Int32Array(n);
+    const next = starts.slice(0, -1);
+    for (let i = 0; i < n; i++) order[next[this.offenders[i]!]!++] = i;
+    // Threads stamp lines slightly out of order, and rotated files may come in any order.
+    for (let k = 0; k + 1 < starts.length; k++) {
+      const group = order.subarray(starts[k]!, starts[k + 1]!);
+      for (let j = 1; j < group.length; j++) {
+        if (this.times[group[j]!]! < this.times[group[j - 1]!]!) {
+          // Typed-array sort is stable: equal times keep the order they were read in.
+          group.sort((a, b) => this.times[a]! - this.times[b]! || a - b);
+          break;
+        }
+      }
+    }
+    return order;
   }
 
   private grow(): void {
@@ -93,11 +111,36 @@ export class FailureLog {
     this.weights = widen(this.weights, (k) => new Float64Array(k));
     this.attempts = widen(this.attempts, (k) => new Float64Array(k));
     this.offenders = widen(this.offenders, (k) => new Int32Array(k));
-    this.reasons = widen(this.reasons, (k) => new Int32Array(k));
-    this.services = widen(this.services, (k) => new Int32Array(k));
-    this.rules = widen(this.rules, (k) => new Int32Array(k));
-    this.users = widen(this.users, (k) => new Int32Array(k));
     this.flags = widen(this.flags, (k) => new Uint8Array(k));
+  }
+}
+
+/** What each failure said, in the order added. */
+class Details {
+  private readonly reasons: number[] = [];
+  private readonly services: number[] = [];
+  private readonly rules: number[] = [];
+  /** -1 for none. */
+  private readonly users: number[] = [];
+  private readonly lines: Array<string | undefined> = [];
+  private readonly texts = new Interned();
+  private readonly userNames = new Interned();
+
+  add(e: FailureEvent): void {
+    this.reasons.push(this.texts.id(e.reason));
+    this.services.push(this.texts.id(e.service));
+    this.rules.push(this.texts.id(e.rule));
+    this.users.push(e.user === undefined ? -1 : this.userNames.id(e.user));
+    this.lines.push(e.line);
+  }
+
+  fill(e: FailureEvent, i: number): void {
+    const user = this.users[i]!;
+    e.reason = this.texts.text(this.reasons[i]!);
+    e.service = this.texts.text(this.services[i]!) as Service;
+    e.rule = this.texts.text(this.rules[i]!);
+    e.user = user === -1 ? undefined : this.userNames.text(user);
+    e.line = this.lines[i];
   }
 }
 
@@ -105,22 +148,15 @@ export class FailureLog {
 class Interned {
   private readonly texts: string[] = [];
   private readonly ids = new Map<string, number>();
-  private last = "";
-  private lastId = -1;
 
   id(text: string): number {
-    // Runs of the same text are the common case, and comparing is cheaper than hashing a new string.
-    if (text === this.last) return this.lastId;
-    let id = this.ids.get(text);
-    if (id === undefined) {
-      id = this.texts.length;
-      // A flat copy: a sliced string would keep its whole log line alive.
-      const copy = flatten(text);
-      this.texts.push(copy);
-      this.ids.set(copy, id);
-    }
-    this.last = text;
-    this.lastId = id;
+    const known = this.ids.get(text);
+    if (known !== undefined) return known;
+    const id = this.texts.length;
+    // A flat copy: a sliced string would keep its whole log line alive.
+    const copy = flatten(text);
+    this.texts.push(copy);
+    this.ids.set(copy, id);
     return id;
   }
 

@@ -17,10 +17,16 @@ export interface Offender {
   banAt?: number;
 }
 
+/** An offender while counting: reasons as two short lists (comparing beats hashing a new string). */
+interface Tally extends Omit<Offender, "reasons"> {
+  reasonTexts: string[];
+  reasonCounts: number[];
+}
+
 /** Sums failure events per address for the offender table. */
 export class OffenderReport {
   private readonly byIp = new Map<string, number>();
-  private readonly list: Offender[] = [];
+  private readonly list: Tally[] = [];
   failures = 0;
 
   /** Counts one failure; returns the address's index (see `ipOf`). */
@@ -32,7 +38,8 @@ export class OffenderReport {
       this.list.push({
         ip: event.ip,
         failures: 0,
-        reasons: new Map(),
+        reasonTexts: [],
+        reasonCounts: [],
         users: [],
         services: [],
         firstSeen: event.time,
@@ -43,7 +50,11 @@ export class OffenderReport {
     }
     const o = this.list[index]!;
     o.failures += event.attempts;
-    o.reasons.set(event.reason, (o.reasons.get(event.reason) ?? 0) + event.attempts);
+    const r = o.reasonTexts.indexOf(event.reason);
+    if (r === -1) {
+      o.reasonTexts.push(event.reason);
+      o.reasonCounts.push(event.attempts);
+    } else o.reasonCounts[r]! += event.attempts;
     if (event.user !== undefined && o.users.length < MAX_USERS && !o.users.includes(event.user))
       o.users.push(event.user);
     if (!o.services.includes(event.service)) o.services.push(event.service);
@@ -67,6 +78,11 @@ export class OffenderReport {
 
   /** Offenders, most failures first. */
   offenders(): Offender[] {
-    return [...this.list].sort((a, b) => b.failures - a.failures || a.ip.localeCompare(b.ip));
+    return this.list
+      .map(({ reasonTexts, reasonCounts, ...rest }) => ({
+        ...rest,
+        reasons: new Map(reasonTexts.map((text, i) => [text, reasonCounts[i]!])),
+      }))
+      .sort((a, b) => b.failures - a.failures || a.ip.localeCompare(b.ip));
   }
 }

@@ -19,16 +19,19 @@ export interface ScanResult {
 }
 
 /**
- * Reads whole log files and replays their failures, in time order, through the ban policy:
- * what `sipban scan` reports and what `scan --ban` applies.
+ * Reads whole log files and replays their failures through the ban policy, each address's in
+ * time order: what `sipban scan` reports and what `scan --ban` applies.
  */
 export interface ScanOptions {
   /** Called for every line looked at, with what became of it (`scan --explain`). */
   observe?: (line: string, outcome: LineOutcome) => void;
   /** Bans each address had before (from the store), for escalation. */
   history?: (ip: string) => number;
-  /** Keep each failure's line, for the sample in a ban's evidence (`scan --ban`). */
-  keepLines?: boolean;
+  /**
+   * Return the ban decisions, with their evidence (`scan --ban`). Without it only the report
+   * says who would be banned and when, and what each failure said is not kept.
+   */
+  decisions?: boolean;
 }
 
 export async function scanFiles(
@@ -39,7 +42,7 @@ export async function scanFiles(
   const { observe, history } = options;
   const rules = buildRules(config.detect);
   const report = new OffenderReport();
-  const replay = new FailureLog({ keepLines: options.keepLines });
+  const replay = new FailureLog({ details: options.decisions === true });
   const totals = emptyStats();
   const mtimes = await Promise.all(paths.map((p) => checkInput(p)));
   let linesRead = 0;
@@ -65,15 +68,16 @@ export async function scanFiles(
   }
   const policy = new BanPolicy(policyConfig(config), new Allowlist(config.allowlist), history);
   const decisions: Decision[] = [];
-  replay.forEachInTimeOrder(
+  replay.forEachByAddress(
     (i) => report.ipOf(i),
     (e) => {
       const d = policy.onFailure(e);
       if (d) {
-        decisions.push(d);
         report.markBan(d);
+        if (options.decisions) decisions.push(d);
       }
     },
   );
+  decisions.sort((a, b) => a.at - b.at);
   return { files: [...paths], linesRead, report, decisions, stats: totals, allowlisted: policy.allowlisted };
 }
