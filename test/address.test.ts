@@ -1,8 +1,41 @@
 import assert from "node:assert/strict";
+import { isIPv4 } from "node:net";
 import { describe, it } from "node:test";
 import { normalizeIp, parseHostPort } from "../src/net/address.js";
 
 describe("address parsing", () => {
+  it("accepts exactly the IPv4 texts node:net does", () => {
+    const edge = [
+      "0.0.0.0",
+      "255.255.255.255",
+      "256.1.1.1",
+      "01.2.3.4",
+      "1.2.3",
+      "1.2.3.4.5",
+      "1..2.3",
+      "1.2.3.",
+      ".1.2.3",
+      "1.2.3.04",
+      "1.2.3.4 ",
+      "1.2.3.4%eth0",
+      "1000.1.1.1",
+      "１.2.3.4",
+      "10.0.0.255",
+    ];
+    let s = 99;
+    const next = () => {
+      s = (s * 1_103_515_245 + 12_345) >>> 0;
+      return s >>> 8;
+    };
+    const alphabet = "0123456789.:a";
+    const random = Array.from({ length: 20_000 }, () =>
+      Array.from({ length: 5 + (next() % 12) }, () => alphabet[next() % alphabet.length]).join(""),
+    );
+    for (const text of [...edge, ...random]) {
+      assert.equal(normalizeIp(text) === text && !text.includes(":"), isIPv4(text), text);
+    }
+  });
+
   const cases: Array<[string, boolean, { ip: string; port?: number } | null]> = [
     ["203.0.113.5", false, { ip: "203.0.113.5" }],
     ["203.0.113.5:5060", false, { ip: "203.0.113.5", port: 5060 }],

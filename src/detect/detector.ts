@@ -3,7 +3,7 @@ import type { FailureEvent, LogRecord } from "./event.js";
 import { KAMAILIO, LayoutParser } from "./layout.js";
 import { AMBIGUOUS, DIALPLAN, INCOMPLETE, type Rule, type RuleHit } from "./rule.js";
 import { splitRemainder } from "./rules/remainders.js";
-import { type Signal, SplitGuard } from "./split-guard.js";
+import { type GuardSink, type Signal, SplitGuard } from "./split-guard.js";
 import { TimestampParser } from "./timestamp.js";
 
 /** What became of one line that contained a rule's literal (for `scan --explain`). */
@@ -66,6 +66,7 @@ class Candidate {
 }
 
 const MAX_LINE = 16_384;
+const START: Signal = { kind: "start" };
 
 // Dumps of raw packets: pjproject's "Error processing N bytes packet" and `pjsip set logger`.
 // Anchored at the message's start, so attacker text inside another message cannot open one.
@@ -88,6 +89,16 @@ function isAsteriskLogFile(sample: Buffer): boolean {
     else if (OTHER_LAYOUT_LINE.test(line)) return false;
   }
   return asterisk > 0;
+}
+
+interface ComponentRules {
+  rules: readonly Rule[] | undefined;
+  /** A dialplan Log() line (`Ext. <exten>`). */
+  dialplan: boolean;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** True when `text` contains one of the literals, or there are none. */
@@ -129,6 +140,9 @@ export class Detector {
   private readonly anywhere: Rule[] = [];
   private readonly lineRules: Rule[] = [];
   private readonly allLiterals: string[];
+  /** Any rule's literal, in one pattern. */
+  private readonly anyLiteral: RegExp | null;
+  private readonly componentRules = new Map<string, ComponentRules>();
   private lastTime: number;
 
   constructor(private readonly options: DetectorOptions) {
@@ -136,6 +150,8 @@ export class Detector {
     this.layout = new LayoutParser(this.timestamps, options.clock);
     this.lastTime = this.timestamps.reference();
     this.allLiterals = [...new Set(options.rules.flatMap((r) => r.literals))];
+    this.anyLiteral =
+      this.allLiterals.length === 0 ? null : new RegExp(this.allLiterals.map(escapeRegExp).join("|"));
     for (const rule of options.rules) {
       if (rule.onLine) this.lineRules.push(rule);
       else if (!rule.components) this.anywhere.push(rule);
@@ -190,49 +206,48 @@ export class Detector {
     // stock log prefix, a malformed header in a core error) carries CRLF: such a line is the
     // attacker's, and so are its neighbours.
     const signal: Signal | null =
-      crlf && record?.component === KAMAILIO ? { kind: "start" } : this.signal(line, record, candidate);
-    this.settle(this.guard.push(candidate, offset, text.length + 1, signal), emit);
+      crlf && record?.component === KAMAILIO ? START : this.signal(line, record, candidate);
+    this.emit = emit;
+    this.guard.push(candidate, offset, text.length + 1, signal, this.settled);
   }
 
   /** Ends the input, or the source has gone quiet: releases what the split guard holds. */
   flush(emit: (event: FailureEvent) => void): void {
-    this.settle(this.guard.flush(), emit);
+    this.emit = emit;
+    this.guard.flush(this.settled);
     this.stats.undated = this.layout.undated;
   }
 
-  private settle(
-    result: ReturnType<SplitGuard<Candidate>["push"]>,
-    emit: (event: FailureEvent) => void,
-  ): void {
-    for (const c of result.dropped) {
+  /** Where the split guard's decisions go (`emit` is the caller's of the current line). */
+  private emit: (event: FailureEvent) => void = () => {};
+  private readonly settled: GuardSink<Candidate> = {
+    dropped: (c) => {
       this.stats.distrusted++;
       this.options.observe?.(c.line, { kind: "distrusted" });
-    }
-    if (result.injection) {
+    },
+    injection: (injector) => {
       this.stats.injections++;
-      const injector = result.injection.injector;
-      if (injector) {
-        this.count(
-          {
-            time: this.lastTime,
-            ip: injector.ip,
-            port: injector.port,
-            service: "security",
-            reason: "Log injection attempt (split record)",
-            rule: "security-split",
-            weight: 1,
-            instant: this.options.banInjection === true,
-            attempts: 1,
-            injection: true,
-          },
-          "(split record)",
-          undefined,
-          emit,
-        );
-      }
-    }
-    for (const c of result.released) this.finish(c, emit);
-  }
+      if (!injector) return;
+      this.count(
+        {
+          time: this.lastTime,
+          ip: injector.ip,
+          port: injector.port,
+          service: "security",
+          reason: "Log injection attempt (split record)",
+          rule: "security-split",
+          weight: 1,
+          instant: this.options.banInjection === true,
+          attempts: 1,
+          injection: true,
+        },
+        "(split record)",
+        undefined,
+        this.emit,
+      );
+    },
+    released: (c) => this.finish(c, this.emit),
+  };
 
   /** Reads one line on its own: which rule takes it, and what it yields. */
   private judge(line: string, record: LogRecord | null): Candidate {
@@ -241,11 +256,9 @@ export class Detector {
     const c = new Candidate(line, time);
     let tried = false;
     if (record && !record.broken) {
-      const slash = record.component.lastIndexOf("/");
-      const base = slash === -1 ? record.component : record.component.slice(slash + 1);
-      const ofComponent = this.byComponent.get(base);
-      if (ofComponent && this.tryRules(ofComponent, record.message, c)) return c;
-      if (base.startsWith("Ext. ") && this.tryRules(this.dialplan, record.message, c)) return c;
+      const { rules, dialplan } = this.rulesOf(record.component);
+      if (rules && this.tryRules(rules, record.message, c)) return c;
+      if (dialplan && this.tryRules(this.dialplan, record.message, c)) return c;
       if (this.tryRules(this.anywhere, record.message, c)) return c;
       tried = c.unmatched;
     }
@@ -267,8 +280,21 @@ export class Detector {
   }
 
   private containsLiteral(line: string): boolean {
-    for (const l of this.allLiterals) if (line.includes(l)) return true;
-    return false;
+    return this.anyLiteral?.test(line) === true;
+  }
+
+  /** The rules for a component as the server printed it (`res_pjsip/pjsip_distributor.c`). */
+  private rulesOf(component: string): ComponentRules {
+    let known = this.componentRules.get(component);
+    if (known === undefined) {
+      const slash = component.lastIndexOf("/");
+      const base = slash === -1 ? component : component.slice(slash + 1);
+      known = { rules: this.byComponent.get(base), dialplan: base.startsWith("Ext. ") };
+      // Dialplan components carry the dialled extension: as many as callers like.
+      if (this.componentRules.size >= 1024) this.componentRules.clear();
+      this.componentRules.set(component, known);
+    }
+    return known;
   }
 
   /**
@@ -299,8 +325,8 @@ export class Detector {
 
   /** What the line says about its neighbours (see SplitGuard). */
   private signal(line: string, record: LogRecord | null, c: Candidate): Signal | null {
-    // A cheap test before the regex: nearly no line has it.
-    const dump = record && line.includes(" bytes") ? DUMP_HEADER.exec(record.message) : null;
+    // A cheap test before the regex: nearly no line has it (and "bytes" is found faster than " bytes").
+    const dump = record && line.includes("bytes") ? DUMP_HEADER.exec(record.message) : null;
     if (dump) return { kind: "dump", bytes: Math.min(Number(dump[1] ?? dump[2]), MAX_DUMP_BYTES) };
     // The [json] formatter escapes line breaks: its records are never split over lines.
     const json = line.charCodeAt(0) === 0x7b;

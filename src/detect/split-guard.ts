@@ -20,12 +20,12 @@ export const WINDOW_BYTES = 1024;
 // A dump's header gives the packet's size; its closing line follows it.
 const DUMP_SLACK = 64;
 
-/** What a push decided: items now safe to read (in order), items dropped, and a caught injector. */
-export interface GuardResult<T> {
-  released: T[];
-  dropped: T[];
-  /** Set once a split record's window has closed: its author (undefined address when the format has none there). */
-  injection?: { injector?: { ip: string; port?: number } };
+/** Told what a push decided, in this order: items dropped, a caught injector, items now safe to read. */
+export interface GuardSink<T> {
+  dropped(item: T): void;
+  /** A split record's window has closed: its author (undefined when the format has no address there). */
+  injection(injector: { ip: string; port?: number } | undefined): void;
+  released(item: T): void;
 }
 
 /**
@@ -43,8 +43,7 @@ export interface GuardResult<T> {
  * literal need to pass through here: the others can never be events.
  *
  * Every line of a scan passes through here, so nothing is allocated per push: the held lines are
- * a queue of parallel arrays, and each push returns the same result object, refilled (read it
- * before the next push).
+ * a queue of parallel arrays, and what a push decides is told to a sink.
  */
 export class SplitGuard<T> {
   // The held lines, oldest first, from index `head` on.
@@ -54,90 +53,83 @@ export class SplitGuard<T> {
   private quarantineUntil = -1;
   private lastStartEnd = Number.NEGATIVE_INFINITY;
   private pending: { injector?: { ip: string; port?: number }; until: number } | null = null;
-  private readonly result: GuardResult<T> = { released: [], dropped: [], injection: undefined };
 
-  push(item: T, offset: number, length: number, signal: Signal | null): GuardResult<T> {
+  push(item: T, offset: number, length: number, signal: Signal | null, sink: GuardSink<T>): void {
     const end = offset + length;
-    const result = this.reset();
-    this.releaseBefore(offset, result.released);
+    // The held lines that are safe now are told last, but counted first: the decisions below
+    // only ever drop lines held after them.
+    let safe = this.head;
+    while (safe < this.items.length && this.ends[safe]! + WINDOW_BYTES <= offset) safe++;
     if (this.pending && offset >= this.pending.until) {
-      result.injection = { injector: this.pending.injector };
+      const injector = this.pending.injector;
       this.pending = null;
+      this.decide(item, offset, end, signal, sink);
+      sink.injection(injector);
+    } else {
+      this.decide(item, offset, end, signal, sink);
     }
+    this.release(safe, sink);
+  }
+
+  /** End of input (or the source went quiet): everything held is safe now. */
+  flush(sink: GuardSink<T>): void {
+    const pending = this.pending;
+    this.pending = null;
+    if (pending) sink.injection(pending.injector);
+    this.release(this.items.length, sink);
+  }
+
+  private decide(item: T, offset: number, end: number, signal: Signal | null, sink: GuardSink<T>): void {
     if (signal?.kind === "remainder" && offset - this.lastStartEnd <= WINDOW_BYTES) {
       // Everything since the split began is the attacker's text: drop it unread.
-      this.dropHeldAfter(offset - WINDOW_BYTES, result.dropped);
-      result.dropped.push(item);
+      this.dropHeldAfter(offset - WINDOW_BYTES, sink);
+      sink.dropped(item);
       // The last remainder of a split is the real one; an earlier one may be forged, and then
       // the real one, still to come, drops what the attacker wrote after it.
       this.pending = { injector: signal.injector, until: end + WINDOW_BYTES };
       this.lastStartEnd = end;
       this.quarantineUntil = end;
-      return result;
+      return;
     }
     if (signal?.kind === "start") {
       this.quarantineUntil = Math.max(this.quarantineUntil, end + WINDOW_BYTES);
       this.lastStartEnd = end;
-      result.dropped.push(item);
-      return result;
+      sink.dropped(item);
+      return;
     }
     if (signal?.kind === "dump") {
       this.quarantineUntil = Math.max(this.quarantineUntil, end + signal.bytes + DUMP_SLACK);
-      result.dropped.push(item);
-      return result;
+      sink.dropped(item);
+      return;
     }
     if (offset < this.quarantineUntil) {
-      result.dropped.push(item);
-      return result;
+      sink.dropped(item);
+      return;
     }
     if (signal?.kind === "security-start") this.lastStartEnd = end;
     this.items.push(item);
     this.ends.push(end);
-    return result;
   }
 
-  /** End of input (or the source went quiet): everything held is safe now. */
-  flush(): GuardResult<T> {
-    const result = this.reset();
-    for (let i = this.head; i < this.items.length; i++) result.released.push(this.items[i]!);
-    this.clearHeld();
-    if (this.pending) result.injection = { injector: this.pending.injector };
-    this.pending = null;
-    return result;
-  }
-
-  private reset(): GuardResult<T> {
-    const r = this.result;
-    r.released.length = 0;
-    r.dropped.length = 0;
-    r.injection = undefined;
-    return r;
-  }
-
-  private releaseBefore(offset: number, into: T[]): void {
-    let i = this.head;
-    while (i < this.items.length && this.ends[i]! + WINDOW_BYTES <= offset) into.push(this.items[i++]!);
-    if (i === this.items.length) this.clearHeld();
-    else if (i > 1024 && i * 2 > this.items.length) {
-      // A source that never goes quiet: drop the released front now and then.
-      this.items.splice(0, i);
-      this.ends.splice(0, i);
+  /** Tells the held lines before index `upTo` as safe and forgets them. */
+  private release(upTo: number, sink: GuardSink<T>): void {
+    const from = this.head;
+    this.head = upTo;
+    for (let i = from; i < upTo; i++) sink.released(this.items[i]!);
+    // The released front is dropped now and then, not on every push.
+    if (upTo > 1024 && upTo * 2 >= this.items.length) {
+      this.items.splice(0, upTo);
+      this.ends.splice(0, upTo);
       this.head = 0;
-    } else this.head = i;
+    }
   }
 
-  /** Moves the held lines that end after `limit` into `into` (held lines end in input order). */
-  private dropHeldAfter(limit: number, into: T[]): void {
+  /** Drops the held lines that end after `limit` (held lines end in input order). */
+  private dropHeldAfter(limit: number, sink: GuardSink<T>): void {
     let keep = this.items.length;
     while (keep > this.head && this.ends[keep - 1]! > limit) keep--;
-    for (let i = keep; i < this.items.length; i++) into.push(this.items[i]!);
+    for (let i = keep; i < this.items.length; i++) sink.dropped(this.items[i]!);
     this.items.length = keep;
     this.ends.length = keep;
-  }
-
-  private clearHeld(): void {
-    this.items.length = 0;
-    this.ends.length = 0;
-    this.head = 0;
   }
 }

@@ -12,6 +12,8 @@ export interface HostPort {
  * for anything that is not an address (host names, peer names, garbage).
  */
 export function normalizeIp(text: string): string | null {
+  // Nearly every address in a log: a plain IPv4 address is its own canonical form.
+  if (isPlainIPv4(text)) return text;
   const cached = cache.get(text);
   if (cached !== undefined) return cached;
   const result = computeNormalized(text);
@@ -24,6 +26,28 @@ export function normalizeIp(text: string): string | null {
 // SocketAddress (a native call) off the hot path.
 const CACHE_LIMIT = 65_536;
 const cache = new Map<string, string | null>();
+
+/** The same answer as net.isIPv4 (four decimal parts of 0 to 255, no leading zeros), by hand. */
+function isPlainIPv4(text: string): boolean {
+  const n = text.length;
+  if (n < 7 || n > 15) return false;
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? text.charCodeAt(i) : 0x2e;
+    if (c === 0x2e /* . */) {
+      if (digits === 0 || value > 255 || ++parts > 4) return false;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits === 1 && value === 0) return false;
+      value = value * 10 + (c - 0x30);
+      if (++digits > 3) return false;
+    } else return false;
+  }
+  return parts === 4;
+}
 
 function computeNormalized(text: string): string | null {
   const zone = text.indexOf("%");
@@ -64,7 +88,7 @@ export function parseHostPort(text: string, bareV6Port = false): HostPort | null
     // IPv4 with a port.
     const ip = normalizeIp(text.slice(0, firstColon));
     const port = parsePort(text.slice(firstColon + 1));
-    return ip === null || port === null || isIP(ip) !== 4 ? null : { ip, port };
+    return ip === null || port === null || ipFamily(ip) !== 4 ? null : { ip, port };
   }
   if (bareV6Port) {
     const ip = normalizeIp(text.slice(0, lastColon));
@@ -75,9 +99,15 @@ export function parseHostPort(text: string, bareV6Port = false): HostPort | null
   return ip === null ? null : { ip };
 }
 
+/** 1 to 5 decimal digits, at most 65535. */
 function parsePort(text: string): number | null {
-  if (!/^\d{1,5}$/.test(text)) return null;
-  const port = Number(text);
+  if (text.length === 0 || text.length > 5) return null;
+  let port = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return null;
+    port = port * 10 + (c - 0x30);
+  }
   return port <= 65_535 ? port : null;
 }
 
