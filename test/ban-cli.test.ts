@@ -115,6 +115,13 @@ describe("ban, unban, bans, firewall and scan --ban against a real kernel", { co
     writeFileSync(log, failures(lab.attacker.v4, 4) + failures(lab.friend.v4, 2));
     const first = JSON.parse((await run(["scan", "--ban", "--json", log])).stdout);
     assert.deepEqual(first.banned.added, [lab.attacker.v4]);
+    // The ban carries the evidence of the failure that decided it.
+    const [ban] = JSON.parse((await run(["bans", "--json"])).stdout).bans;
+    assert.equal(ban.reason, "3 failures within 10m");
+    assert.equal(ban.evidence.failures, 3);
+    assert.deepEqual(ban.evidence.reasons, ["Wrong password"]);
+    assert.deepEqual(ban.evidence.users, ["100"]);
+    assert.match(ban.evidence.sample, new RegExp(`failed for '${lab.attacker.v4}:5060' - Wrong password$`));
     const setBefore = await lab.pbx.exec("nft", ["-j", "list", "set", "inet", table, "v4"]);
     const second = JSON.parse((await run(["scan", "--ban", "--json", log])).stdout);
     assert.deepEqual(second.banned.added, []);

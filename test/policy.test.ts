@@ -118,6 +118,15 @@ describe("durations", () => {
 });
 
 describe("allowlist", () => {
+  it("answers anew after an entry is added (the last answer is remembered)", () => {
+    const a = new Allowlist([], { includeHost: false });
+    assert.equal(a.has("203.0.113.9"), false);
+    assert.equal(a.has("203.0.113.9"), false);
+    a.add("203.0.113.0/24");
+    assert.equal(a.has("203.0.113.9"), true);
+    assert.equal(a.has("203.0.114.9"), false);
+  });
+
   it("rejects invalid entries with a reason", () => {
     assert.throws(() => new Allowlist(["192.0.2.0/33"], { includeHost: false }), /prefix length/);
     assert.throws(() => new Allowlist(["pbx.example.com"], { includeHost: false }), /not an IP address/);

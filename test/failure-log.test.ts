@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { FailureEvent } from "../src/detect/event.js";
+import { FailureLog } from "../src/report/failure-log.js";
+import { OffenderReport } from "../src/report/offenders.js";
+
+function failure(ip: string, time: number, extra: Partial<FailureEvent> = {}): FailureEvent {
+  return {
+    time,
+    ip,
+    service: "sip",
+    reason: "Wrong password",
+    rule: "sip-register",
+    weight: 1,
+    instant: false,
+    attempts: 1,
+    ...extra,
+  };
+}
+
+/** Adds the failures to a report and a log, then replays them; returns what each visit saw. */
+function replay(events: FailureEvent[], details: boolean) {
+  const report = new OffenderReport();
+  const log = new FailureLog({ details });
+  for (const e of events) log.add(e, report.add(e));
+  const seen: FailureEvent[] = [];
+  log.forEachByAddress(
+    (i) => report.ipOf(i),
+    (e) => seen.push({ ...e }),
+  );
+  return seen;
+}
+
+describe("failure log", () => {
+  it("replays address by address, each in time order, ties in the order read", () => {
+    const seen = replay(
+      [
+        failure("192.0.2.1", 3000, { user: "a" }),
+        failure("192.0.2.2", 1000),
+        failure("192.0.2.1", 1000, { user: "b" }),
+        failure("192.0.2.2", 500),
+        failure("192.0.2.1", 3000, { user: "c" }),
+        failure("192.0.2.1", 2000, { user: "d" }),
+      ],
+      true,
+    );
+    assert.deepEqual(
+      seen.map((e) => `${e.ip}@${e.time}:${e.user ?? "-"}`),
+      [
+        "192.0.2.1@1000:b",
+        "192.0.2.1@2000:d",
+        "192.0.2.1@3000:a",
+        "192.0.2.1@3000:c",
+        "192.0.2.2@500:-",
+        "192.0.2.2@1000:-",
+      ],
+    );
+  });
+
+  it("keeps numbers and flags always, and what a failure said only when asked", () => {
+    const events = [
+      failure("2001:db8::1", 1000, {
+        weight: 2,
+        attempts: 3,
+        instant: true,
+        injection: true,
+        reason: "Log injection attempt",
+        service: "security",
+        rule: "security-injection",
+        user: "x'y",
+        line: "the line",
+      }),
+    ];
+    const [full] = replay(events, true);
+    assert.equal(full!.time, 1000);
+    assert.equal(full!.attempts, 3);
+    assert.equal(full!.reason, "Log injection attempt");
+    assert.equal(full!.service, "security");
+    assert.equal(full!.rule, "security-injection");
+    assert.equal(full!.user, "x'y");
+    assert.equal(full!.line, "the line");
+    const [bare] = replay(events, false);
+    assert.equal(bare!.ip, "2001:db8::1");
+    assert.equal(bare!.time, 1000);
+    assert.equal(bare!.weight, 2);
+    assert.equal(bare!.attempts, 3);
+    assert.equal(bare!.instant, true);
+    assert.equal(bare!.injection, true);
+    assert.equal(bare!.reason, "");
+    assert.equal(bare!.user, undefined);
+    assert.equal(bare!.line, undefined);
+  });
+
+  it("holds more failures than its first allocation", () => {
+    const events = Array.from({ length: 5000 }, (_, i) => failure(`198.51.100.${i % 7}`, 5000 - i));
+    const seen = replay(events, false);
+    assert.equal(seen.length, 5000);
+    // The addresses first appear in the order .0 to .6, which is also their text order.
+    for (let i = 1; i < seen.length; i++) {
+      const a = seen[i - 1]!;
+      const b = seen[i]!;
+      assert.ok(a.ip < b.ip || (a.ip === b.ip && a.time <= b.time), `order at ${i}`);
+    }
+  });
+});
