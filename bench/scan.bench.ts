@@ -181,6 +181,20 @@ export async function run(): Promise<void> {
       lines: truth.lines,
       samples: [],
     },
+    {
+      name: "sipban's line search alone",
+      argv: [node, join(ROOT, "dist/bench/line-search-only.js"), logPath],
+      timeoutMs: 60_000,
+      lines: truth.lines,
+      samples: [],
+    },
+    {
+      name: "sipban's search + detector",
+      argv: [node, join(ROOT, "dist/bench/line-search-only.js"), "--detect", logPath],
+      timeoutMs: 60_000,
+      lines: truth.lines,
+      samples: [],
+    },
   ];
 
   // fail2ban-regex reads a prefix; a one-line run each round measures its start-up cost, so the
@@ -251,6 +265,8 @@ export async function run(): Promise<void> {
   const sipban = contenders[0]!;
   const floor = contenders[1]!;
   const grep = contenders[2]!;
+  const searchAlone = contenders[3]!;
+  const searchDetect = contenders[4]!;
   const sipbanCpu = cpuOf(sipban);
 
   // fail2ban's estimate for the whole log.
@@ -278,6 +294,20 @@ export async function run(): Promise<void> {
   row(sipban.name, sipbanCpu, truth.lines, rssOf(sipban));
   row(floor.name, cpuOf(floor), truth.lines, rssOf(floor));
   row(grep.name, cpuOf(grep), truth.lines, rssOf(grep), "LC_ALL=C");
+  row(
+    searchAlone.name,
+    cpuOf(searchAlone),
+    truth.lines,
+    rssOf(searchAlone),
+    "finds and decodes, reads nothing",
+  );
+  row(
+    searchDetect.name,
+    cpuOf(searchDetect),
+    truth.lines,
+    rssOf(searchDetect),
+    "no counting, policy or report",
+  );
   if (f2b && f2bFull !== undefined && f2bRate !== undefined) {
     rows.push([
       `${f2b.name} (est.)`,
@@ -308,6 +338,14 @@ export async function run(): Promise<void> {
     console.log("sipban vs fail2ban-regex: skipped: apt-get install fail2ban");
   }
   console.log(`sipban vs Node floor: ${fmt(sipbanCpu / cpuOf(floor), 1)}x (target <= 2x)`);
+  const found = Number(searchAlone.samples.at(-1)!.stdout.trim().split(" ")[1]);
+  const perLine = (seconds: number) => `${fmt((seconds / found) * 1e6)} µs a line`;
+  console.log(
+    `sipban's line search alone vs Node floor: ${fmt(cpuOf(searchAlone) / cpuOf(floor), 1)}x; then, for the ` +
+      `${found.toLocaleString("en")} lines found: the detector ${fmt(cpuOf(searchDetect) - cpuOf(searchAlone))} s ` +
+      `(${perLine(cpuOf(searchDetect) - cpuOf(searchAlone))}), the rest of scan (start-up of the CLI, counting, ` +
+      `policy, report) ${fmt(sipbanCpu - cpuOf(searchDetect))} s (${perLine(sipbanCpu - cpuOf(searchDetect))})`,
+  );
 
   // ---- correctness -----------------------------------------------------------------------
   console.log("");
@@ -321,6 +359,11 @@ export async function run(): Promise<void> {
     if (n !== truth.failedForLines)
       console.log(`WARNING: ${name} counted ${n} "failed for" lines, the log has ${truth.failedForLines}`);
   }
+  const [searchLines, searchFound] = searchAlone.samples.at(-1)!.stdout.trim().split(" ").map(Number);
+  if (searchLines !== truth.lines || !(searchFound! > 0))
+    problems.push(
+      `the line search alone counted ${searchLines} lines and found ${searchFound}: the log has ${truth.lines} lines`,
+    );
   if (f2b) checkFail2ban(f2b, truth);
 
   const last = sipban.samples.at(-1)!;

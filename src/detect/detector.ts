@@ -1,3 +1,4 @@
+import { escapeRegExp } from "../util/escape-regexp.js";
 import { Coalescer } from "./coalesce.js";
 import type { FailureEvent, LogRecord } from "./event.js";
 import { KAMAILIO, LayoutParser } from "./layout.js";
@@ -95,10 +96,6 @@ interface ComponentRules {
   rules: readonly Rule[] | undefined;
   /** A dialplan Log() line (`Ext. <exten>`). */
   dialplan: boolean;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** True when `text` contains one of the literals, or there are none. */

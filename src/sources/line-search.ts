@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { escapeRegExp } from "../util/escape-regexp.js";
 
 /**
  * Finds, in a chunk of raw log bytes, the lines that hold at least one literal, and counts all
@@ -211,8 +212,4 @@ function occurrences(text: string, needle: string, limit: number): number {
   let n = 0;
   for (let p = text.indexOf(needle); p !== -1 && n < limit; p = text.indexOf(needle, p + 1)) n++;
   return n;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -1,3 +1,4 @@
+import { escapeRegExp } from "../../util/escape-regexp.js";
 import {
   AMBIGUOUS,
   address,
@@ -35,10 +36,6 @@ const PJSIP_REQUEST_REASONS = [
 ];
 
 const alternatives = (words: readonly string[]) => words.map(escapeRegExp).join("|");
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-}
 
 // The To header (attacker text) comes first and the fixed reason last, so the greedy `(.*)`
 // makes the address the one right before the reason: text the attacker adds cannot move it.
