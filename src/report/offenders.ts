@@ -7,7 +7,8 @@ const MAX_USERS = 10;
 export interface Offender {
   ip: string;
   failures: number;
-  reasons: Map<string, number>;
+  /** Each reason with its count, in the order first seen. */
+  reasons: Array<[reason: string, count: number]>;
   users: string[];
   services: string[];
   firstSeen: number;
@@ -79,10 +80,19 @@ export class OffenderReport {
   /** Offenders, most failures first. */
   offenders(): Offender[] {
     return this.list
-      .map(({ reasonTexts, reasonCounts, ...rest }) => ({
-        ...rest,
-        reasons: new Map(reasonTexts.map((text, i) => [text, reasonCounts[i]!])),
-      }))
+      .map(
+        (t): Offender => ({
+          ip: t.ip,
+          failures: t.failures,
+          reasons: t.reasonTexts.map((text, i) => [text, t.reasonCounts[i]!]),
+          users: t.users,
+          services: t.services,
+          firstSeen: t.firstSeen,
+          lastSeen: t.lastSeen,
+          wouldBan: t.wouldBan,
+          banAt: t.banAt,
+        }),
+      )
       .sort((a, b) => b.failures - a.failures || a.ip.localeCompare(b.ip));
   }
 }
