@@ -3,20 +3,7 @@ import { describe, it } from "node:test";
 import type { FailureEvent } from "../src/detect/event.js";
 import { FailureLog } from "../src/report/failure-log.js";
 import { OffenderReport } from "../src/report/offenders.js";
-
-function failure(ip: string, time: number, extra: Partial<FailureEvent> = {}): FailureEvent {
-  return {
-    time,
-    ip,
-    service: "sip",
-    reason: "Wrong password",
-    rule: "sip-register",
-    weight: 1,
-    instant: false,
-    attempts: 1,
-    ...extra,
-  };
-}
+import { failure } from "./helpers/events.js";
 
 /** Adds the failures to a report and a log, then replays them; returns what each visit saw. */
 function replay(events: FailureEvent[], details: boolean) {

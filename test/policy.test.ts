@@ -1,24 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { FailureEvent } from "../src/detect/event.js";
 import { Allowlist } from "../src/policy/allowlist.js";
 import { BanPolicy, DEFAULT_POLICY, formatMs, parseDuration } from "../src/policy/policy.js";
+import { failure } from "./helpers/events.js";
 
 const MIN = 60_000;
-
-function failure(ip: string, time: number, extra: Partial<FailureEvent> = {}): FailureEvent {
-  return {
-    time,
-    ip,
-    service: "sip",
-    reason: "Wrong password",
-    rule: "sip-register",
-    weight: 1,
-    instant: false,
-    attempts: 1,
-    ...extra,
-  };
-}
 
 const allowlist = () => new Allowlist(["192.0.2.0/24", "2001:db8:1::/48"], { includeHost: false });
 
