@@ -136,7 +136,6 @@ export class Detector {
   private readonly dialplan: Rule[] = [];
   private readonly anywhere: Rule[] = [];
   private readonly lineRules: Rule[] = [];
-  private readonly allLiterals: string[];
   /** Any rule's literal, in one pattern. */
   private readonly anyLiteral: RegExp | null;
   private readonly componentRules = new Map<string, ComponentRules>();
@@ -146,9 +145,8 @@ export class Detector {
     this.timestamps = new TimestampParser(options.referenceTime ?? Date.now());
     this.layout = new LayoutParser(this.timestamps, options.clock);
     this.lastTime = this.timestamps.reference();
-    this.allLiterals = [...new Set(options.rules.flatMap((r) => r.literals))];
-    this.anyLiteral =
-      this.allLiterals.length === 0 ? null : new RegExp(this.allLiterals.map(escapeRegExp).join("|"));
+    const allLiterals = [...new Set(options.rules.flatMap((r) => r.literals))];
+    this.anyLiteral = allLiterals.length === 0 ? null : new RegExp(allLiterals.map(escapeRegExp).join("|"));
     for (const rule of options.rules) {
       if (rule.onLine) this.lineRules.push(rule);
       else if (!rule.components) this.anywhere.push(rule);

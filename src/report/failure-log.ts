@@ -23,10 +23,6 @@ export class FailureLog {
     this.details = options.details ? new Details() : null;
   }
 
-  get length(): number {
-    return this.size;
-  }
-
   /** `offender`: the address's index in the report (see OffenderReport.add). */
   add(e: FailureEvent, offender: number): void {
     if (this.size === this.times.length) this.grow();

@@ -16,7 +16,7 @@ export class LineScanner {
   linesRead = 0;
   /** Bytes of input before the chunk being scanned. */
   private consumed = 0;
-  private literals: readonly Buffer[] = [];
+  private literals: readonly string[] = [];
   private search: LineSearch | null = null;
   private chooseLiterals: ((sample: Buffer) => readonly string[]) | null;
   private chunk: Buffer | null = null;
@@ -33,21 +33,17 @@ export class LineScanner {
     private readonly sink: LineSink,
   ) {
     this.chooseLiterals = typeof literals === "function" ? literals : null;
-    if (typeof literals !== "function") this.literals = literals.map((l) => Buffer.from(l, "utf8"));
+    if (typeof literals !== "function") this.literals = literals;
   }
 
   /** Picks the literals (if a function does) and builds the search, from the input's first bytes. */
   private ready(sample: Buffer): void {
     if (this.chooseLiterals !== null) {
-      this.literals = this.chooseLiterals(sample).map((l) => Buffer.from(l, "utf8"));
+      this.literals = this.chooseLiterals(sample);
       this.chooseLiterals = null;
     }
-    if (this.search === null && this.literals.length > 0) {
-      this.search = createLineSearch(
-        this.literals.map((l) => l.toString("utf8")),
-        sample,
-      );
-    }
+    if (this.search === null && this.literals.length > 0)
+      this.search = createLineSearch(this.literals, sample);
   }
 
   /** Scans `buf[0, end)`, which must hold whole lines, each ended by a newline. */
@@ -69,7 +65,7 @@ export class LineScanner {
     this.ready(buf.subarray(start, end));
     this.linesRead++;
     const line = buf.subarray(start, end);
-    if (this.literals.length === 0 || this.literals.some((n) => line.indexOf(n) !== -1)) {
+    if (this.literals.length === 0 || this.literals.some((n) => line.includes(n, 0, "utf8"))) {
       this.sink.line(buf.toString("utf8", start, end), this.consumed + start);
     }
     this.consumed += end - start;
