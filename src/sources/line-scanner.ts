@@ -1,14 +1,17 @@
-import { createLineSearch, type LineSearch } from "./line-search.js";
+import { createLineSearch, isPlainLine, type LineSearch } from "./line-search.js";
 
-/** Receives the lines worth decoding, with the byte offset where each starts in the input. */
+/**
+ * Receives the lines worth reading, as raw bytes buf[start, stop) (without the newline), with the
+ * byte offset where each starts in the input and whether it is plain ASCII (see isPlainLine).
+ */
 export interface LineSink {
-  line(text: string, offset: number): void;
+  line(buf: Buffer, start: number, stop: number, offset: number, plain: boolean): void;
 }
 
 const NEWLINE = 0x0a;
 
 /**
- * Finds, in raw bytes, the lines that contain at least one literal and decodes only those.
+ * Finds, in raw bytes, the lines that contain at least one literal and hands only those over.
  * Most log lines are ordinary traffic: they cost a share of one pass over the bytes (see
  * LineSearch) and no allocation. Counts every line it passes.
  */
@@ -20,8 +23,8 @@ export class LineScanner {
   private search: LineSearch | null = null;
   private chooseLiterals: ((sample: Buffer) => readonly string[]) | null;
   private chunk: Buffer | null = null;
-  private readonly visit = (start: number, stop: number) => {
-    this.sink.line(this.chunk!.toString("utf8", start, stop), this.consumed + start);
+  private readonly visit = (start: number, stop: number, plain: boolean) => {
+    this.sink.line(this.chunk!, start, stop, this.consumed + start, plain);
   };
 
   /**
@@ -66,7 +69,7 @@ export class LineScanner {
     this.linesRead++;
     const line = buf.subarray(start, end);
     if (this.literals.length === 0 || this.literals.some((n) => line.includes(n, 0, "utf8"))) {
-      this.sink.line(buf.toString("utf8", start, end), this.consumed + start);
+      this.sink.line(buf, start, end, this.consumed + start, isPlainLine(buf, start, end));
     }
     this.consumed += end - start;
   }
@@ -80,7 +83,7 @@ export class LineScanner {
     let stop = buf.indexOf(NEWLINE, start);
     if (stop === -1 || stop > end) stop = end;
     this.linesRead++;
-    this.sink.line(buf.toString("utf8", start, stop), this.consumed + start);
+    this.sink.line(buf, start, stop, this.consumed + start, isPlainLine(buf, start, stop));
     return stop + 1;
   }
 }

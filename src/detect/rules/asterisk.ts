@@ -12,7 +12,7 @@ import {
 } from "../rule.js";
 
 // Every reason chan_sip has printed after "Registration from ... failed for ...", 1.2 to 20.
-const SIP_REGISTER_REASONS = [
+export const SIP_REGISTER_REASONS = [
   "Wrong password",
   "Username/auth name mismatch",
   "No matching peer found",
@@ -27,7 +27,7 @@ const SIP_REGISTER_REASONS = [
   "Unknown error",
 ];
 
-const PJSIP_REQUEST_REASONS = [
+export const PJSIP_REQUEST_REASONS = [
   "No matching endpoint found",
   "Not match Endpoint ACL",
   "Not match Endpoint Contact ACL",
