@@ -14,8 +14,7 @@
 //             in it, its bucket bit
 //   scratch:  16 bytes
 //   text:     the chunk, followed by at least 16 zero bytes (the loads read past its end)
-//   out:      per line found, 3 × u32: where it starts, where its newline is, and 1 when the line
-//             is plain (see isPlain), else 0
+//   out:      per line found, 2 × u32: where it starts and where its newline is
 
 const NEWLINE: u8 = 10;
 
@@ -60,29 +59,6 @@ function lineEnd(p: usize, end: usize): usize {
   return p;
 }
 
-/**
- * True when [start, stop) holds only ASCII bytes and neither ESC nor CR: text whose characters are
- * its bytes, with no colour codes or line-end to strip. The host reads such lines without decoding.
- */
-function isPlain(start: usize, stop: usize): bool {
-  const escape = i8x16.splat(0x1b);
-  const carriageReturn = i8x16.splat(0x0d);
-  const zero = i8x16.splat(0);
-  let bad = zero;
-  let p = start;
-  for (; p + 16 <= stop; p += 16) {
-    const c = v128.load(p);
-    // Bytes from 0x80 up are negative as signed bytes.
-    bad = v128.or(bad, v128.or(i8x16.lt_s(c, zero), v128.or(i8x16.eq(c, escape), i8x16.eq(c, carriageReturn))));
-  }
-  if (v128.any_true(bad)) return false;
-  for (; p < stop; p++) {
-    const c = load<u8>(p);
-    if (c >= 0x80 || c == 0x1b || c == 0x0d) return false;
-  }
-  return true;
-}
-
 /** Does a literal of one of `bucketBits` have its fingerprint at `at`? */
 function confirm(
   start: usize,
@@ -109,9 +85,8 @@ function confirm(
 }
 
 /**
- * Finds the lines in [start, end) that hold a literal; writes each one's start, end and whether it
- * is plain to `out` (in order, each line once) and returns how many there are. `end` must follow
- * a newline.
+ * Finds the lines in [start, end) that hold a literal; writes each one's start and end to `out`
+ * (in order, each line once) and returns how many there are. `end` must follow a newline.
  */
 export function findLines(
   start: usize,
@@ -139,11 +114,8 @@ export function findLines(
         if (at >= end) break;
         if (confirm(start, end, at, <u32>load<u8>(scratch + (at - p)), literals, literalCount)) {
           const stop = lineEnd(at, end);
-          const from = lineStart(start, at);
-          const record = out + <usize>found * 12;
-          store<u32>(record, <u32>from);
-          store<u32>(record, <u32>stop, 4);
-          store<u32>(record, isPlain(from, stop) ? 1 : 0, 8);
+          store<u32>(out + (<usize>found << 3), <u32>lineStart(start, at));
+          store<u32>(out + (<usize>found << 3), <u32>stop, 4);
           found++;
           // The rest of the line needs no search.
           next = stop + 1;

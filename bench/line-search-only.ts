@@ -1,7 +1,7 @@
 // The first stages of `sipban scan` alone, to show where its time goes: the file in chunks, the
-// WebAssembly search for the rules' literals and the line count (the part the Node floor,
-// bench/floor.ts, compares with); with --detect, also the detector (the fast lane, layouts,
-// rules, split guard, pairing), but no counting per address, policy or report.
+// WebAssembly search for the rules' literals, the line count, and each line found decoded (the
+// part the Node floor, bench/floor.ts, compares with); with --detect, also the detector
+// (layouts, rules, split guard, pairing), but no counting per address, policy or report.
 //   node dist/bench/line-search-only.js [--detect] FILE   -> prints "<lines> <lines found> <events>"
 import { pathToFileURL } from "node:url";
 import { defaultConfig } from "../src/config/defaults.js";
@@ -14,16 +14,16 @@ export async function searchOnly(
   path: string,
   detect: boolean,
 ): Promise<{ lines: number; found: number; events: number }> {
-  const detector = new Detector({ rules: buildRules(defaultConfig().detect), keepLines: false });
+  const detector = new Detector({ rules: buildRules(defaultConfig().detect) });
   let found = 0;
   let events = 0;
   const emit = () => {
     events++;
   };
   const scanner = new LineScanner((sample) => detector.literalsFor(sample), {
-    line: (buf, start, stop, offset, plain) => {
+    line: (text, offset) => {
       found++;
-      if (detect) detector.rawLine(buf, start, stop, offset, plain, emit);
+      if (detect) detector.line(text, offset, emit);
     },
   });
   await scanInput(path, scanner);

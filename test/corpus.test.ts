@@ -18,8 +18,7 @@ function run(lines: string[], reference: number): { events: FailureEvent[]; dete
   const events: FailureEvent[] = [];
   // Through the real scanner: a line that holds no literal never reaches the detector.
   const scanner = new LineScanner(detector.literals(), {
-    line: (buf, start, stop, offset, plain) =>
-      detector.rawLine(buf, start, stop, offset, plain, (e) => events.push(e)),
+    line: (text, offset) => detector.line(text, offset, (e) => events.push(e)),
   });
   const buf = Buffer.from(`${lines.join("\n")}\n`, "utf8");
   scanner.scan(buf, buf.length);

@@ -1,7 +1,6 @@
 import { escapeRegExp } from "../util/escape-regexp.js";
 import { Coalescer } from "./coalesce.js";
 import type { FailureEvent, LogRecord } from "./event.js";
-import { FastLane } from "./fast-lane.js";
 import { KAMAILIO, LayoutParser } from "./layout.js";
 import { AMBIGUOUS, DIALPLAN, INCOMPLETE, type Rule, type RuleHit } from "./rule.js";
 import { splitRemainder } from "./rules/remainders.js";
@@ -29,10 +28,6 @@ export interface DetectorOptions {
   observe?: (line: string, outcome: LineOutcome) => void;
   /** The source is followed live: lines that carry no time (Kamailio on stderr) happened now. */
   clock?: () => number;
-  /** Keep each event's log line (the sample in a ban's evidence). Default true. */
-  keepLines?: boolean;
-  /** Read the commonest lines straight from their bytes (see FastLane). Default true. */
-  fastLane?: boolean;
 }
 
 export interface DetectorStats {
@@ -66,8 +61,7 @@ class Candidate {
   noPrefix = false;
 
   constructor(
-    /** The line's text: undefined only when lines are neither kept nor observed. */
-    readonly line: string | undefined,
+    readonly line: string,
     readonly time: number,
   ) {}
 }
@@ -145,8 +139,6 @@ export class Detector {
   /** Any rule's literal, in one pattern. */
   private readonly anyLiteral: RegExp | null;
   private readonly componentRules = new Map<string, ComponentRules>();
-  private readonly fastLane: FastLane | null;
-  private readonly keepLines: boolean;
   private lastTime: number;
 
   constructor(private readonly options: DetectorOptions) {
@@ -169,13 +161,6 @@ export class Detector {
           this.byComponent.set(c, list);
         }
     }
-    this.fastLane = options.fastLane === false ? null : new FastLane(this.layout, this.byComponent);
-    this.keepLines = options.keepLines !== false || options.observe !== undefined;
-  }
-
-  /** Lines the fast lane read. */
-  get fastLines(): number {
-    return this.fastLane?.linesRead ?? 0;
   }
 
   /** The byte strings a line must contain to be fed; empty when a rule needs every line. */
@@ -200,33 +185,6 @@ export class Detector {
     const all = [...new Set([...rules.flatMap((r) => r.literals), ...GUARD_LITERALS])];
     // A literal that contains another finds no line the shorter one does not.
     return all.filter((l) => !all.some((o) => o !== l && l.includes(o)));
-  }
-
-  /**
-   * Feeds one line as raw bytes buf[start, stop) (without its newline) that starts at byte
-   * `offset` of the input; `plain` as isPlainLine says. The commonest lines are read straight
-   * from their bytes (see FastLane), the others as text.
-   */
-  rawLine(
-    buf: Buffer,
-    start: number,
-    stop: number,
-    offset: number,
-    plain: boolean,
-    emit: (event: FailureEvent) => void,
-  ): void {
-    const lane = this.fastLane;
-    if (plain && lane !== null && stop - start <= MAX_LINE && lane.read(buf, start, stop)) {
-      // What `line` would do with it: such a line has a prefix, a rule's hit and no signal.
-      this.lastTime = lane.time;
-      const c = new Candidate(this.keepLines ? buf.toString("latin1", start, stop) : undefined, lane.time);
-      c.rule = lane.rule;
-      c.hit = lane.hit;
-      this.emit = emit;
-      this.guard.push(c, offset, stop - start + 1, null, this.settled);
-      return;
-    }
-    this.line(buf.toString("utf8", start, stop), offset, emit);
   }
 
   /** Feeds one line (without its newline) that starts at byte `offset` of the input. */
@@ -260,7 +218,7 @@ export class Detector {
   private readonly settled: GuardSink<Candidate> = {
     dropped: (c) => {
       this.stats.distrusted++;
-      this.observe(c, { kind: "distrusted" });
+      this.options.observe?.(c.line, { kind: "distrusted" });
     },
     injection: (injector) => {
       this.stats.injections++;
@@ -381,14 +339,14 @@ export class Detector {
   private finish(c: Candidate, emit: (event: FailureEvent) => void): void {
     if (c.ambiguous) {
       this.stats.ambiguous++;
-      this.observe(c, { kind: "ambiguous", rule: c.ambiguous });
+      this.options.observe?.(c.line, { kind: "ambiguous", rule: c.ambiguous });
       return;
     }
     if (!c.hit || !c.rule) {
-      if (c.noPrefix) this.observe(c, { kind: "no-prefix" });
+      if (c.noPrefix) this.options.observe?.(c.line, { kind: "no-prefix" });
       else if (c.unmatched) {
         this.stats.unmatched++;
-        this.observe(c, { kind: "unmatched" });
+        this.options.observe?.(c.line, { kind: "unmatched" });
       }
       return;
     }
@@ -413,24 +371,19 @@ export class Detector {
     this.count(event, c.line, hit.runningTries, emit);
   }
 
-  private observe(c: Candidate, outcome: LineOutcome): void {
-    // Lines are always kept when observed.
-    this.options.observe?.(c.line as string, outcome);
-  }
-
   private count(
     event: FailureEvent,
-    line: string | undefined,
+    line: string,
     runningTries: number | undefined,
     emit: (event: FailureEvent) => void,
   ): void {
     const accepted = this.coalescer.accept(event, runningTries);
     if (accepted === null) {
       this.stats.duplicates++;
-      this.options.observe?.(line as string, { kind: "duplicate", event });
+      this.options.observe?.(line, { kind: "duplicate", event });
       return;
     }
-    this.options.observe?.(line as string, { kind: "event", event: accepted });
+    this.options.observe?.(line, { kind: "event", event: accepted });
     emit(accepted);
   }
 }

@@ -127,16 +127,12 @@ export class LayoutParser {
     };
   }
 
-  /** The time of a line's date text, or NaN when no parser understands it (nothing counted then). */
-  knownTime(text: string): number {
-    const t = this.timestamps.parse(text.trim());
-    if (!Number.isNaN(t)) this.lastTime = t;
-    return t;
-  }
-
   private time(text: string): number {
-    const t = this.knownTime(text);
-    if (!Number.isNaN(t)) return t;
+    const t = this.timestamps.parse(text.trim());
+    if (!Number.isNaN(t)) {
+      this.lastTime = t;
+      return t;
+    }
     this.undated++;
     return this.timestamps.reference();
   }

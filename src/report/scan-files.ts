@@ -54,14 +54,12 @@ export async function scanFiles(
       banInjection: config.detect.banInjection,
       referenceTime: mtimes[i],
       observe,
-      // A line is the sample in a ban's evidence; the report does not show them.
-      keepLines: options.decisions === true,
     });
     const emit = (e: FailureEvent) => {
       replay.add(e, report.add(e));
     };
     const scanner = new LineScanner((sample) => detector.literalsFor(sample), {
-      line: (buf, start, stop, offset, plain) => detector.rawLine(buf, start, stop, offset, plain, emit),
+      line: (text, offset) => detector.line(text, offset, emit),
     });
     await scanInput(path, scanner);
     detector.flush(emit);

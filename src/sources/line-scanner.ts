@@ -1,17 +1,14 @@
-import { createLineSearch, isPlainLine, type LineSearch } from "./line-search.js";
+import { createLineSearch, type LineSearch } from "./line-search.js";
 
-/**
- * Receives the lines worth reading, as raw bytes buf[start, stop) (without the newline), with the
- * byte offset where each starts in the input and whether it is plain ASCII (see isPlainLine).
- */
+/** Receives the lines worth decoding, with the byte offset where each starts in the input. */
 export interface LineSink {
-  line(buf: Buffer, start: number, stop: number, offset: number, plain: boolean): void;
+  line(text: string, offset: number): void;
 }
 
 const NEWLINE = 0x0a;
 
 /**
- * Finds, in raw bytes, the lines that contain at least one literal and hands only those over.
+ * Finds, in raw bytes, the lines that contain at least one literal and decodes only those.
  * Most log lines are ordinary traffic: they cost a share of one pass over the bytes (see
  * LineSearch) and no allocation. Counts every line it passes.
  */
@@ -23,8 +20,8 @@ export class LineScanner {
   private search: LineSearch | null = null;
   private chooseLiterals: ((sample: Buffer) => readonly string[]) | null;
   private chunk: Buffer | null = null;
-  private readonly visit = (start: number, stop: number, plain: boolean) => {
-    this.sink.line(this.chunk!, start, stop, this.consumed + start, plain);
+  private readonly visit = (start: number, stop: number) => {
+    this.sink.line(this.chunk!.toString("utf8", start, stop), this.consumed + start);
   };
 
   /**
@@ -69,7 +66,7 @@ export class LineScanner {
     this.linesRead++;
     const line = buf.subarray(start, end);
     if (this.literals.length === 0 || this.literals.some((n) => line.includes(n, 0, "utf8"))) {
-      this.sink.line(buf, start, end, this.consumed + start, isPlainLine(buf, start, end));
+      this.sink.line(buf.toString("utf8", start, end), this.consumed + start);
     }
     this.consumed += end - start;
   }
@@ -83,7 +80,7 @@ export class LineScanner {
     let stop = buf.indexOf(NEWLINE, start);
     if (stop === -1 || stop > end) stop = end;
     this.linesRead++;
-    this.sink.line(buf, start, stop, this.consumed + start, isPlainLine(buf, start, stop));
+    this.sink.line(buf.toString("utf8", start, stop), this.consumed + start);
     return stop + 1;
   }
 }

@@ -9,25 +9,10 @@ import { escapeRegExp } from "../util/escape-regexp.js";
  */
 export interface LineSearch {
   /**
-   * Calls `visit(start, stop, plain)` for every line of buf[0, end) that holds a literal (`stop`
-   * is the position of its newline; `plain` as isPlainLine says), in order; returns the number of
-   * lines. `end` follows a newline.
+   * Calls `visit(start, stop)` for every line of buf[0, end) that holds a literal (`stop` is the
+   * position of its newline), in order; returns the number of lines. `end` follows a newline.
    */
-  scan(buf: Buffer, end: number, visit: LineVisitor): number;
-}
-
-export type LineVisitor = (start: number, stop: number, plain: boolean) => void;
-
-/**
- * True when buf[start, stop) holds only ASCII bytes and neither ESC nor CR: text whose characters
- * are its bytes, with no colour codes or line end to strip, which can be read without decoding.
- */
-export function isPlainLine(buf: Uint8Array, start: number, stop: number): boolean {
-  for (let i = start; i < stop; i++) {
-    const c = buf[i]!;
-    if (c >= 0x80 || c === 0x1b || c === 0x0d) return false;
-  }
-  return true;
+  scan(buf: Buffer, end: number, visit: (start: number, stop: number) => void): number;
 }
 
 /** The search for `literals` (at least one), in WebAssembly when it can run here. */
@@ -43,7 +28,7 @@ export class RegExpLineSearch implements LineSearch {
     this.pattern = new RegExp(literals.map((l) => escapeRegExp(l.toString("latin1"))).join("|"), "g");
   }
 
-  scan(buf: Buffer, end: number, visit: LineVisitor): number {
+  scan(buf: Buffer, end: number, visit: (start: number, stop: number) => void): number {
     const text = buf.toString("latin1", 0, end);
     const pattern = this.pattern;
     pattern.lastIndex = 0;
@@ -51,7 +36,7 @@ export class RegExpLineSearch implements LineSearch {
       const start = text.lastIndexOf("\n", m.index) + 1;
       let stop = text.indexOf("\n", m.index);
       if (stop === -1) stop = end;
-      visit(start, stop, isPlainLine(buf, start, stop));
+      visit(start, stop);
       if (stop + 1 >= end) break;
       pattern.lastIndex = stop + 1;
     }
@@ -135,7 +120,7 @@ export class WasmLineSearch implements LineSearch {
     this.writeTables(sample);
   }
 
-  scan(buf: Buffer, end: number, visit: LineVisitor): number {
+  scan(buf: Buffer, end: number, visit: (start: number, stop: number) => void): number {
     this.reserve(end);
     const text = this.textAt;
     this.memory.set(buf.subarray(0, end), text);
@@ -143,12 +128,11 @@ export class WasmLineSearch implements LineSearch {
     const out = this.outAt();
     const found = this.wasm.findLines(text, text + end, out, MASKS, LITERALS, this.literals.length, SCRATCH);
     const words = this.words;
-    for (let i = 0, w = out >>> 2; i < found; i++, w += 3)
-      visit(words[w]! - text, words[w + 1]! - text, words[w + 2]! === 1);
+    for (let i = 0, w = out >>> 2; i < found; i++, w += 2) visit(words[w]! - text, words[w + 1]! - text);
     return this.wasm.countNewlines(text, text + end);
   }
 
-  /** Where the output records go: past the text's padding, on a word boundary. */
+  /** Where the output pairs go: past the text's padding, on a word boundary. */
   private outAt(): number {
     return (this.textAt + this.capacity + PADDING + 7) & ~7;
   }
@@ -157,8 +141,8 @@ export class WasmLineSearch implements LineSearch {
   private reserve(bytes: number): void {
     if (bytes <= this.capacity) return;
     const capacity = Math.max(bytes, this.capacity * 2);
-    // Text, padding, and at most one output record (12 bytes) per 2 bytes of text.
-    const needed = this.textAt + capacity + PADDING + 8 + capacity * 6;
+    // Text, padding, and at most one output pair (8 bytes) per 2 bytes of text.
+    const needed = this.textAt + capacity + PADDING + 8 + capacity * 4;
     const have = this.wasm.memory.buffer.byteLength;
     if (needed > have) {
       this.wasm.memory.grow(Math.ceil((needed - have) / PAGE));

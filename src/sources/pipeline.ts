@@ -21,7 +21,7 @@ export class SourcePipeline {
   ) {
     this.detector = new Detector({ ...options, clock: Date.now });
     this.scanner = new LineScanner((sample) => this.detector.literalsFor(sample), {
-      line: (buf, start, stop, offset, plain) => this.detector.rawLine(buf, start, stop, offset, plain, emit),
+      line: (text, offset) => this.detector.line(text, offset, emit),
     });
   }
 

@@ -12,7 +12,7 @@ import {
 } from "../rule.js";
 
 // Every reason chan_sip has printed after "Registration from ... failed for ...", 1.2 to 20.
-export const SIP_REGISTER_REASONS = [
+const SIP_REGISTER_REASONS = [
   "Wrong password",
   "Username/auth name mismatch",
   "No matching peer found",
@@ -27,7 +27,7 @@ export const SIP_REGISTER_REASONS = [
   "Unknown error",
 ];
 
-export const PJSIP_REQUEST_REASONS = [
+const PJSIP_REQUEST_REASONS = [
   "No matching endpoint found",
   "Not match Endpoint ACL",
   "Not match Endpoint Contact ACL",
