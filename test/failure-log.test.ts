@@ -13,7 +13,10 @@ function replay(events: FailureEvent[], details: boolean) {
   const seen: FailureEvent[] = [];
   log.forEachByAddress(
     (i) => report.ipOf(i),
-    (e) => seen.push({ ...e }),
+    (e) => {
+      seen.push({ ...e });
+      return false;
+    },
   );
   return seen;
 }
@@ -76,6 +79,28 @@ describe("failure log", () => {
     assert.equal(bare!.reason, "");
     assert.equal(bare!.user, undefined);
     assert.equal(bare!.line, undefined);
+  });
+
+  it("skips the rest of an address's failures when the visit asks, and goes on with the next", () => {
+    const report = new OffenderReport();
+    const log = new FailureLog();
+    for (const e of [
+      failure("192.0.2.1", 1000),
+      failure("192.0.2.2", 1000),
+      failure("192.0.2.1", 2000),
+      failure("192.0.2.1", 3000),
+      failure("192.0.2.2", 2000),
+    ])
+      log.add(e, report.add(e));
+    const seen: string[] = [];
+    log.forEachByAddress(
+      (i) => report.ipOf(i),
+      (e) => {
+        seen.push(`${e.ip}@${e.time}`);
+        return e.time === 2000;
+      },
+    );
+    assert.deepEqual(seen, ["192.0.2.1@1000", "192.0.2.1@2000", "192.0.2.2@1000", "192.0.2.2@2000"]);
   });
 
   it("holds more failures than its first allocation", () => {

@@ -1,14 +1,25 @@
 import type { Command } from "commander";
-import { sshClientAddress } from "../bans/ban-manager.js";
 import { normalizeIp } from "../net/address.js";
 import { Allowlist } from "../policy/allowlist.js";
 import { formatMs, parseDuration } from "../policy/policy.js";
 import { InputError } from "../sources/file-reader.js";
 import type { BanRecord } from "../store/state.js";
 import { resolveConfig } from "./config-option.js";
-import { withBanContext } from "./context.js";
-import { askDaemon } from "./daemon-link.js";
 import { formatTime, printable, table } from "./format.js";
+
+/** The store, firewall and daemon modules: loaded when a ban command runs, not for every command. */
+async function banModules() {
+  const [context, link, manager] = await Promise.all([
+    import("./context.js"),
+    import("./daemon-link.js"),
+    import("../bans/ban-manager.js"),
+  ]);
+  return {
+    withBanContext: context.withBanContext,
+    askDaemon: link.askDaemon,
+    sshClientAddress: manager.sshClientAddress,
+  };
+}
 
 /** `sipban ban`, `unban` and `bans`: manual bans and the list of active ones. */
 export function registerBanCommands(program: Command): void {
@@ -21,6 +32,7 @@ export function registerBanCommands(program: Command): void {
     .action(async (ipText: string, options: { for?: string; reason: string }, command: Command) => {
       const ip = validAddress(ipText);
       const config = await resolveConfig(command.optsWithGlobals().config);
+      const { withBanContext, askDaemon, sshClientAddress } = await banModules();
       const duration = options.for === undefined ? config.policy.bantime : parseDuration(options.for);
       if (!(duration > 0))
         throw new InputError(`--for: "${options.for}" is not a duration (write 90s, 10m, 1h, 2d, 1w)`);
@@ -67,6 +79,7 @@ export function registerBanCommands(program: Command): void {
     .action(async (ipText: string, _options: unknown, command: Command) => {
       const ip = validAddress(ipText);
       const config = await resolveConfig(command.optsWithGlobals().config);
+      const { withBanContext, askDaemon } = await banModules();
       const viaDaemon = await askDaemon(config, { cmd: "unban", ip });
       const existed = viaDaemon
         ? viaDaemon.existed === true
@@ -82,6 +95,7 @@ export function registerBanCommands(program: Command): void {
     .option("--json", "print JSON for scripts")
     .action(async (options: { json?: boolean }, command: Command) => {
       const config = await resolveConfig(command.optsWithGlobals().config);
+      const { withBanContext, askDaemon } = await banModules();
       await withBanContext(config, async (ctx) => {
         const now = Date.now();
         const viaDaemon = await askDaemon(config, { cmd: "bans" });

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { Config } from "../config/schema.js";
 import { InputError } from "../sources/file-reader.js";
 import { resolveConfig } from "./config-option.js";
-import { describeFirewall, withBanContext } from "./context.js";
+import type { BanContext } from "./context.js";
 
 /** `sipban firewall setup|teardown|status`. */
 export function registerFirewallCommands(program: Command): void {
@@ -10,6 +10,9 @@ export function registerFirewallCommands(program: Command): void {
     .command("firewall")
     .description("manage sipban's own firewall table, sets and chains");
   const config = (command: Command): Promise<Config> => resolveConfig(command.optsWithGlobals().config);
+  // The firewall and store modules load only when a command runs.
+  const withBanContext = async <T>(config: Config, work: (ctx: BanContext) => Promise<T>): Promise<T> =>
+    (await import("./context.js")).withBanContext(config, work);
 
   firewall
     .command("setup")
@@ -49,7 +52,7 @@ export function registerFirewallCommands(program: Command): void {
     .description("show whether sipban's firewall structure is in place and how many addresses it holds")
     .action(async (_options: unknown, command: Command) =>
       withBanContext(await config(command), async (ctx) => {
-        const status = await describeFirewall(ctx);
+        const status = await (await import("./context.js")).describeFirewall(ctx);
         console.log(status.line);
         if (status.detail) console.log(status.detail);
         if (!status.present) process.exitCode = 1;

@@ -5,7 +5,7 @@ import { formatMs, parseDuration } from "../policy/policy.js";
 import { type ScanResult, scanFiles } from "../report/scan-files.js";
 import { InputError } from "../sources/file-reader.js";
 import { resolveConfig } from "./config-option.js";
-import { type BanContext, openBanContext } from "./context.js";
+import type { BanContext } from "./context.js";
 import { clip, formatTime, printable, table } from "./format.js";
 
 const DEFAULT_LOGS = ["/var/log/asterisk/messages", "/var/log/asterisk/messages.log"];
@@ -56,7 +56,8 @@ export function registerScan(program: Command): void {
       const observe = options.explain
         ? (line: string, o: LineOutcome) => explained.push(explainLine(line, o))
         : undefined;
-      const ctx = options.ban ? openBanContext(config) : undefined;
+      // The store and the firewall load only for --ban (a plain scan starts faster without them).
+      const ctx = options.ban ? (await import("./context.js")).openBanContext(config) : undefined;
       try {
         const result = await scanFiles(paths, config, {
           observe,

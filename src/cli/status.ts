@@ -1,8 +1,6 @@
 import type { Command } from "commander";
 import { formatMs } from "../policy/policy.js";
 import { resolveConfig } from "./config-option.js";
-import { describeFirewall, withBanContext } from "./context.js";
-import { askDaemon } from "./daemon-link.js";
 
 /** `sipban status`: the daemon's state, or the firewall's and the store's when none runs. */
 export function registerStatus(program: Command): void {
@@ -12,12 +10,14 @@ export function registerStatus(program: Command): void {
     .option("--json", "print JSON for scripts")
     .action(async (options: { json?: boolean }, command: Command) => {
       const config = await resolveConfig(command.optsWithGlobals().config);
+      const { askDaemon } = await import("./daemon-link.js");
       const daemon = await askDaemon(config, { cmd: "status" });
       if (options.json) {
         console.log(JSON.stringify(daemon ?? { ok: true, running: false }, null, 2));
         return;
       }
       if (!daemon) {
+        const { describeFirewall, withBanContext } = await import("./context.js");
         const firewall = await withBanContext(config, describeFirewall);
         console.log(`No sipban daemon is running (socket ${config.daemon.socket}).`);
         console.log(`${firewall.line}.`);

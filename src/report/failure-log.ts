@@ -39,9 +39,13 @@ export class FailureLog {
   /**
    * Visits every failure, address by address, each address's in time order (ties in the order
    * read): the policy decides each address on its own, and it meets every address's failures
-   * together. The event passed is reused for the next visit and must not be kept.
+   * together. The event passed is reused for the next visit and must not be kept. When `visit`
+   * returns true, the rest of that address's failures are skipped.
    */
-  forEachByAddress(ipOf: (offender: number) => string, visit: (e: FailureEvent) => void): void {
+  forEachByAddress(
+    ipOf: (offender: number) => string,
+    visit: (e: FailureEvent) => boolean | undefined,
+  ): void {
     const order = this.orderByAddress();
     const e: FailureEvent = {
       time: 0,
@@ -57,11 +61,13 @@ export class FailureLog {
       line: undefined,
     };
     let offender = -1;
+    let skipping = false;
     for (const i of order) {
       if (this.offenders[i] !== offender) {
         offender = this.offenders[i]!;
         e.ip = ipOf(offender);
-      }
+        skipping = false;
+      } else if (skipping) continue;
       const flags = this.flags[i]!;
       e.time = this.times[i]!;
       e.weight = this.weights[i]!;
@@ -69,7 +75,7 @@ export class FailureLog {
       e.instant = (flags & 1) !== 0;
       e.injection = (flags & 2) !== 0 || undefined;
       this.details?.fill(e, i);
-      visit(e);
+      skipping = visit(e) === true;
     }
   }
 

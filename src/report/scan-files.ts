@@ -72,10 +72,12 @@ export async function scanFiles(
     (i) => report.ipOf(i),
     (e) => {
       const d = policy.onFailure(e);
-      if (d) {
-        report.markBan(d);
-        if (options.decisions) decisions.push(d);
-      }
+      if (!d) return false;
+      report.markBan(d);
+      if (options.decisions) decisions.push(d);
+      // The report shows an address's first ban only: the rest of its failures change nothing
+      // in it (each address is decided on its own), unless bans are to be applied.
+      return !options.decisions;
     },
   );
   decisions.sort((a, b) => a.at - b.at);
