@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+import { DEFAULT_PARAMS, generate } from "../bench/generate-log.js";
+import { defaultConfig } from "../src/config/defaults.js";
 import type { FailureEvent } from "../src/detect/event.js";
 import { FailureLog } from "../src/report/failure-log.js";
 import { OffenderReport } from "../src/report/offenders.js";
+import { scanFiles } from "../src/report/scan-files.js";
 import { failure } from "./helpers/events.js";
 
 /** Adds the failures to a report and a log, then replays them; returns what each visit saw. */
@@ -112,6 +118,31 @@ describe("failure log", () => {
       const a = seen[i - 1]!;
       const b = seen[i]!;
       assert.ok(a.ip < b.ip || (a.ip === b.ip && a.time <= b.time), `order at ${i}`);
+    }
+  });
+});
+
+describe("scan's replay", () => {
+  it("reports the same bans whether it stops at each address's first ban or replays everything", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sipban-replay-"));
+    try {
+      const path = join(dir, "messages.log");
+      // Short bans, so that addresses come back and are banned again after the first.
+      generate({ ...DEFAULT_PARAMS, lines: 20_000, prefixLines: 10, seed: 11 }, path);
+      const config = defaultConfig();
+      config.policy.bantime = 60_000;
+      const reportOnly = await scanFiles([path], config);
+      const withDecisions = await scanFiles([path], config, { decisions: true });
+      const offenders = reportOnly.report.offenders();
+      assert.ok(offenders.filter((o) => o.wouldBan).length > 50, "many addresses would be banned");
+      assert.ok(
+        withDecisions.decisions.length > offenders.filter((o) => o.wouldBan).length,
+        "some addresses are banned more than once",
+      );
+      assert.deepEqual(offenders, withDecisions.report.offenders());
+      assert.equal(reportOnly.allowlisted, withDecisions.allowlisted);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

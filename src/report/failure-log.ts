@@ -66,7 +66,6 @@ export class FailureLog {
       if (this.offenders[i] !== offender) {
         offender = this.offenders[i]!;
         e.ip = ipOf(offender);
-        skipping = false;
       } else if (skipping) continue;
       const flags = this.flags[i]!;
       e.time = this.times[i]!;
