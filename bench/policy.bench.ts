@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
-import type { FailureEvent } from "../src/detect/event.js";
 import { Allowlist } from "../src/policy/allowlist.js";
 import { BanPolicy, DEFAULT_POLICY } from "../src/policy/policy.js";
+import { failure } from "../test/helpers/events.js";
 
 // The policy engine under an attacker that rotates through 1M distinct addresses, each failing
 // twice (never reaching maxretry): how fast events are counted and how much memory it takes,
@@ -15,16 +15,8 @@ function address(i: number): string {
 
 function feedPolicy(maxTracked: number): void {
   const policy = new BanPolicy({ ...DEFAULT_POLICY, maxTracked }, new Allowlist([], { includeHost: false }));
-  const event: FailureEvent = {
-    time: 0,
-    ip: "",
-    service: "sip",
-    reason: "Wrong password",
-    rule: "sip-register",
-    weight: 1,
-    instant: false,
-    attempts: 1,
-  };
+  // One event, its address and time changed for each failure.
+  const event = failure("", 0);
   for (let r = 0; r < ROUNDS; r++) {
     for (let i = 0; i < ADDRESSES; i++) {
       event.time = r * 1000 + i / 1000;

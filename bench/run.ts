@@ -1,15 +1,14 @@
-// `npm run bench`: runs every benchmark in turn. Each module compares sipban with the
-// alternatives in the same run and prints ratios; see BENCHMARKS.md for recorded figures.
+// `npm run bench`: runs every benchmark in turn (or the ones named). Each module compares sipban
+// with the alternatives in the same run and prints ratios; see BENCHMARKS.md for recorded figures.
+const all = ["scan", "firewall", "policy", "watch"];
 const parts = process.argv.slice(2);
-const all = ["scan", "firewall", "policy"];
+const unknown = parts.filter((name) => !all.includes(name));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown benchmark: ${unknown.join(", ")} (known: ${all.join(", ")})\n`);
+  process.exit(2);
+}
 for (const name of parts.length > 0 ? parts : all) {
-  let mod: { run: () => Promise<void> };
-  try {
-    mod = await import(`./${name}.bench.js`);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND") continue;
-    throw err;
-  }
+  const mod = (await import(`./${name}.bench.js`)) as { run: () => Promise<void> };
   console.log(`\n=== ${name} ===`);
   await mod.run();
 }

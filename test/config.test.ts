@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { DEFAULT_CONFIG_PATH } from "../src/cli/config-option.js";
 import { defaultConfig } from "../src/config/defaults.js";
 import { configJsonSchema } from "../src/config/json-schema.js";
 import { ConfigError, loadConfig, parseConfig } from "../src/config/load.js";
@@ -139,5 +140,24 @@ describe("sipban rules", () => {
     assert.match(out, /^sip-register +sip +on /m);
     assert.match(out, /^pjsip-no-aors +pjsip +off /m);
     assert.match(out, /^kamailio-auth-failure +kamailio +on /m);
+  });
+});
+
+describe("sipban check-config", () => {
+  const main = join(import.meta.dirname, "..", "src", "cli", "main.js");
+  const checkConfig = async (...args: string[]) => {
+    const { execFileSync } = await import("node:child_process");
+    return execFileSync(process.execPath, [main, ...args, "check-config"], { encoding: "utf8" });
+  };
+
+  it("names the file it checked", async () => {
+    const example = join(import.meta.dirname, "..", "..", "examples", "sipban.yaml");
+    assert.match(await checkConfig("--config", example), /examples\/sipban\.yaml: OK \(\d+ rules/);
+  });
+
+  it("says so when there is no file and only the built-in defaults were checked", {
+    skip: existsSync(DEFAULT_CONFIG_PATH) && `${DEFAULT_CONFIG_PATH} exists on this machine`,
+  }, async () => {
+    assert.match(await checkConfig(), /^no configuration file, the built-in defaults: OK /);
   });
 });

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { networkInterfaces } from "node:os";
 import { describe, it } from "node:test";
+import { normalizeIp } from "../src/net/address.js";
 import { Allowlist } from "../src/policy/allowlist.js";
 import { BanPolicy, DEFAULT_POLICY, formatMs, parseDuration } from "../src/policy/policy.js";
 import { failure } from "./helpers/events.js";
@@ -45,6 +47,16 @@ describe("ban policy", () => {
       ip === "198.51.100.7" ? 3 : 0,
     );
     const d = p.onFailure(failure("198.51.100.7", 0))!;
+    assert.equal(d.until - d.at, 8 * DEFAULT_POLICY.bantimeMs);
+    assert.equal(d.offence, 4);
+  });
+
+  it("keeps a ban made elsewhere, and counts it with the address's history at the next ban", () => {
+    // The store holds 3 earlier bans, the active one among them.
+    const p = new BanPolicy({ ...DEFAULT_POLICY, maxretry: 1 }, allowlist(), () => 3);
+    p.rememberBan("198.51.100.7", 10 * MIN);
+    assert.equal(p.onFailure(failure("198.51.100.7", 5 * MIN)), null, "still banned");
+    const d = p.onFailure(failure("198.51.100.7", 11 * MIN))!;
     assert.equal(d.until - d.at, 8 * DEFAULT_POLICY.bantimeMs);
     assert.equal(d.offence, 4);
   });
@@ -117,11 +129,21 @@ describe("allowlist", () => {
     assert.throws(() => new Allowlist(["192.0.2.0/33"], { includeHost: false }), /prefix length/);
     assert.throws(() => new Allowlist(["pbx.example.com"], { includeHost: false }), /not an IP address/);
   });
-  it("always holds loopback and this host's addresses", () => {
+  it("always holds loopback and this host's addresses", (t) => {
     const a = new Allowlist([]);
     assert.ok(a.has("127.0.0.1"));
     assert.ok(a.has("::1"));
     assert.ok(!a.has("203.0.113.5"));
+    const own = Object.values(networkInterfaces())
+      .flat()
+      .map((i) => i?.address)
+      .find((ip) => ip !== undefined && !ip.startsWith("127.") && ip !== "::1");
+    if (own === undefined) {
+      t.skip("this host has no address but loopback");
+      return;
+    }
+    assert.ok(a.has(normalizeIp(own)!), `this host's ${own}`);
+    assert.ok(!new Allowlist([], { includeHost: false }).has(normalizeIp(own)!));
   });
 });
 

@@ -52,9 +52,14 @@ describe("sipban scan", () => {
   });
 
   it("honours --maxretry and --findtime", async () => {
-    const { stdout } = await scan(["--json", "--maxretry", "2", "--findtime", "1m", sample]);
-    const report = JSON.parse(stdout);
-    assert.equal(report.offenders.find((o: { ip: string }) => o.ip === "192.0.2.24").wouldBan, true);
+    const wouldBan = async (ip: string, ...args: string[]) => {
+      const { stdout } = await scan(["--json", ...args, sample]);
+      return JSON.parse(stdout).offenders.find((o: { ip: string }) => o.ip === ip).wouldBan;
+    };
+    assert.equal(await wouldBan("192.0.2.24", "--maxretry", "2", "--findtime", "1m"), true);
+    // Three calls 30 seconds apart: within 10 minutes, not within 30 seconds.
+    assert.equal(await wouldBan("203.0.113.77", "--maxretry", "3", "--findtime", "10m"), true);
+    assert.equal(await wouldBan("203.0.113.77", "--maxretry", "3", "--findtime", "30s"), false);
   });
 
   it("reads gzip-rotated files and standard input alike", async () => {

@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { buildRules } from "../detect/ruleset.js";
-import { DEFAULT_CONFIG_PATH, resolveConfig } from "./config-option.js";
+import { configFile, resolveConfig } from "./config-option.js";
 
 /** `sipban check-config` and `sipban config-schema`. */
 export function registerConfigCommands(program: Command): void {
@@ -9,11 +9,11 @@ export function registerConfigCommands(program: Command): void {
     .command("check-config")
     .description("validate the configuration without running anything")
     .action(async (_options: unknown, command: Command) => {
-      const path: string | undefined = command.optsWithGlobals().config;
-      const config = await resolveConfig(path);
+      const file = configFile(command.optsWithGlobals().config);
+      const config = await resolveConfig(file);
       const rules = buildRules(config.detect);
       console.log(
-        `${path ?? DEFAULT_CONFIG_PATH}: OK (${rules.length} rules, ${config.sources.length} source(s), ` +
+        `${file ?? "no configuration file, the built-in defaults"}: OK (${rules.length} rules, ${config.sources.length} source(s), ` +
           `${config.allowlist.length} allowlist entr${config.allowlist.length === 1 ? "y" : "ies"}, backend ${config.firewall.backend})`,
       );
     });

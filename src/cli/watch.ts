@@ -1,6 +1,5 @@
-import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { DEFAULT_CONFIG_PATH, resolveConfig } from "./config-option.js";
+import { configFile, resolveConfig } from "./config-option.js";
 
 /** `sipban watch`: the real-time daemon (systemd runs it; see packaging/sipban.service). */
 export function registerWatch(program: Command): void {
@@ -8,9 +7,7 @@ export function registerWatch(program: Command): void {
     .command("watch")
     .description("follow the logs in real time and ban as failures come (the daemon)")
     .action(async (_options: unknown, command: Command) => {
-      const configPath: string | undefined =
-        command.optsWithGlobals().config ??
-        (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
+      const configPath = configFile(command.optsWithGlobals().config);
       const config = await resolveConfig(configPath);
       // The daemon's modules (logger, store, sources) load only for the daemon.
       const [{ pino }, { Daemon }] = await Promise.all([import("pino"), import("../daemon/daemon.js")]);

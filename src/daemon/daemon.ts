@@ -132,15 +132,18 @@ export class Daemon {
       this.log.error({ err: (err as Error).message }, "new configuration refused; the running one stays");
       return;
     }
+    // The detectors hold their rules and the state of split records: they are built once.
     if (
       JSON.stringify(next.sources) !== JSON.stringify(this.config.sources) ||
-      JSON.stringify(next.firewall) !== JSON.stringify(this.config.firewall)
+      JSON.stringify(next.firewall) !== JSON.stringify(this.config.firewall) ||
+      JSON.stringify(next.detect) !== JSON.stringify(this.config.detect)
     ) {
-      this.log.warn("sources and firewall settings change only with a restart");
+      this.log.warn("sources, detection rules and firewall settings change only with a restart");
     }
     this.config = {
       ...next,
       sources: this.config.sources,
+      detect: this.config.detect,
       firewall: this.config.firewall,
       state: this.config.state,
       daemon: this.config.daemon,
@@ -148,7 +151,6 @@ export class Daemon {
     this.allowlist = new Allowlist(next.allowlist);
     this.manager.useAllowlist(this.allowlist);
     this.policy = this.newPolicy();
-    for (const s of this.sources) s.pipeline?.flush();
     this.log.info("configuration reloaded");
   }
 
@@ -156,7 +158,7 @@ export class Daemon {
     const policy = new BanPolicy(policyConfig(this.config), this.allowlist, (ip) => this.store.offences(ip));
     const now = Date.now();
     for (const ban of this.store.activeBans(now))
-      policy.remember(ban.ip, ban.until === 0 ? Number.MAX_SAFE_INTEGER : ban.until, 0);
+      policy.rememberBan(ban.ip, ban.until === 0 ? Number.MAX_SAFE_INTEGER : ban.until);
     return policy;
   }
 
@@ -466,7 +468,7 @@ export class Daemon {
         const result = await this.exclusive(() => this.manager.apply([ban], now));
         if (result.added.length === 1) {
           this.scheduleExpiry();
-          this.policy.remember(ip, ban.until, 0);
+          this.policy.rememberBan(ip, ban.until);
           this.log.warn(
             { ip, until: new Date(ban.until).toISOString(), reason: ban.reason },
             "banned by hand",

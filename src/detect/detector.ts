@@ -68,6 +68,7 @@ class Candidate {
 
 const MAX_LINE = 16_384;
 const START: Signal = { kind: "start" };
+const SECURITY_START: Signal = { kind: "security-start" };
 
 // Dumps of raw packets: pjproject's "Error processing N bytes packet" and `pjsip set logger`.
 // Anchored at the message's start, so attacker text inside another message cannot open one.
@@ -108,11 +109,6 @@ function hasAny(text: string, literals: readonly string[]): boolean {
 /** Byte strings of lines that guard others (dumps, split dialplan lines), fed along with the rules' literals. */
 const GUARD_LITERALS = ["bytes packet from ", "<--- Received SIP ", "<--- Transmitting SIP ", " Ext. "];
 
-/**
- * Turns log lines into failure events: prefix → rules → split guard → coalescing. Only lines that
- * hold a literal need to be fed (with their byte offset in the input). Stateful per input stream
- * (split records and duplicate lines span lines): use one per file.
- */
 /** All counters at zero. */
 export function emptyStats(): DetectorStats {
   return {
@@ -126,6 +122,11 @@ export function emptyStats(): DetectorStats {
   };
 }
 
+/**
+ * Turns log lines into failure events: prefix → rules → split guard → coalescing. Only lines that
+ * hold a literal need to be fed (with their byte offset in the input). Stateful per input stream
+ * (split records and duplicate lines span lines): use one per file.
+ */
 export class Detector {
   readonly stats: DetectorStats = emptyStats();
   private readonly layout: LayoutParser;
@@ -329,9 +330,8 @@ export class Detector {
     // A remainder first: an attacker may dress the real remainder up as the start of a record.
     const remainder = splitRemainder(line, record);
     if (remainder) return { kind: "remainder", injector: remainder.injector };
-    if (record?.broken) return { kind: "start" };
-    if (c.incomplete) return { kind: "start" };
-    if (record?.message.startsWith("SecurityEvent=")) return { kind: "security-start" };
+    if (record?.broken || c.incomplete) return START;
+    if (record?.message.startsWith("SecurityEvent=")) return SECURITY_START;
     return null;
   }
 

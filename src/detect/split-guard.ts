@@ -16,7 +16,7 @@ export type Signal =
 
 // The attacker has about 200 bytes of header to forge lines with (36 in PJSIP's user name), so
 // every line of a split record lies within this many bytes of its start and of its remainder.
-export const WINDOW_BYTES = 1024;
+const WINDOW_BYTES = 1024;
 // A dump's header gives the packet's size; its closing line follows it.
 const DUMP_SLACK = 64;
 
@@ -42,7 +42,7 @@ export interface GuardSink<T> {
  * start or a dump drops what comes within the window after it. Only lines that hold a rule's
  * literal need to pass through here: the others can never be events.
  *
- * Every line of a scan passes through here, so nothing is allocated per push: the held lines are
+ * Every candidate line of a scan passes through here, so nothing is allocated per push: the held lines are
  * a queue of parallel arrays, and what a push decides is told to a sink.
  */
 export class SplitGuard<T> {

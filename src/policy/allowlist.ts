@@ -11,7 +11,6 @@ export class Allowlist {
   // flood from a million addresses turns into hundreds of megabytes of unreturned memory.
   private readonly v4: Array<{ network: number; mask: number }> = [];
   private readonly v6: Array<{ network: bigint; mask: bigint }> = [];
-  readonly entries: string[] = [];
   // Failures come in bursts from one address: the last answer is kept.
   private lastIp: string | undefined;
   private lastAnswer = false;
@@ -25,11 +24,11 @@ export class Allowlist {
         for (const a of addrs ?? []) this.add(a.address);
       }
     }
-    for (const e of entries) this.add(e, true);
+    for (const e of entries) this.add(e);
   }
 
-  /** Adds one address or network; `record` keeps it in the list shown to the user. */
-  add(entry: string, record = false): void {
+  /** Adds one address or network. */
+  add(entry: string): void {
     const error = allowlistEntryError(entry);
     if (error) throw new Error(error);
     const [addr, prefix] = entry.split("/");
@@ -43,7 +42,6 @@ export class Allowlist {
       const mask = ((1n << 128n) - 1n) ^ ((1n << (128n - bits)) - 1n);
       this.v6.push({ network: ipv6ToBigInt(ip) & mask, mask });
     }
-    if (record) this.entries.push(entry);
     this.lastIp = undefined;
   }
 

@@ -100,10 +100,13 @@ export class BanPolicy {
     private readonly history: (ip: string) => number = () => 0,
   ) {}
 
-  /** Seeds what the store remembers: an active ban and how many bans the address had. */
-  remember(ip: string, until: number, offences: number): void {
-    if (until > 0) this.bannedUntil.set(ip, until);
-    this.offences.set(ip, Math.max(offences, this.offences.get(ip) ?? 0));
+  /**
+   * Seeds an active ban made elsewhere (found in the store, or made by hand). How many bans the
+   * address had is asked of `history` again at its next ban, which counts this one too.
+   */
+  rememberBan(ip: string, until: number): void {
+    this.bannedUntil.set(ip, until);
+    this.offences.delete(ip);
   }
 
   /** Forgets an active ban (manual unban), keeping its history for escalation. */

@@ -18,10 +18,6 @@ export interface ScanResult {
   allowlisted: number;
 }
 
-/**
- * Reads whole log files and replays their failures through the ban policy, each address's in
- * time order: what `sipban scan` reports and what `scan --ban` applies.
- */
 export interface ScanOptions {
   /** Called for every line looked at, with what became of it (`scan --explain`). */
   observe?: (line: string, outcome: LineOutcome) => void;
@@ -34,6 +30,10 @@ export interface ScanOptions {
   decisions?: boolean;
 }
 
+/**
+ * Reads whole log files and replays their failures through the ban policy, each address's in
+ * time order: what `sipban scan` reports and what `scan --ban` applies.
+ */
 export async function scanFiles(
   paths: readonly string[],
   config: Config,

@@ -11,7 +11,6 @@ export class InputError extends Error {}
 /**
  * Reads a whole log (a plain file, a rotated `.gz`, or `-` for standard input) through a
  * LineScanner in large chunks, carrying a partial last line over to the next chunk.
- * Returns the file's modification time (the reference for yearless dates).
  */
 export async function scanInput(path: string, scanner: LineScanner): Promise<void> {
   if (path === "-") return scanStream(process.stdin, scanner);

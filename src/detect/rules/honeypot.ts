@@ -1,3 +1,4 @@
+import { escapeRegExp } from "../../util/escape-regexp.js";
 import { address, DIALPLAN, hit, type Rule } from "../rule.js";
 
 /**
@@ -7,7 +8,7 @@ import { address, DIALPLAN, hit, type Rule } from "../rule.js";
  * dialplan (`-- Executing [...] Log("...please block 1.2.3.4") in new stack`) do not end with it.
  */
 export function honeypotRule(id: string, phrase: string, description: string): Rule {
-  const escaped = phrase.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  const escaped = escapeRegExp(phrase);
   const pattern = new RegExp(`(?:^|[\\s"'])${escaped} ?([0-9A-Fa-f.:[\\]%a-z]+?)"?$`);
   const reason = `Honeypot: ${phrase.trim()}`;
   return {

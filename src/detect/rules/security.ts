@@ -37,12 +37,20 @@ const SINGLE_PAIR = new RegExp(
   "s",
 );
 
-/** Parses a whole record: strictly when attacker text repeats the address pair, else leniently. */
+/**
+ * Parses a whole record: strictly when attacker text repeats the address pair, else leniently.
+ * The rule and the split guard both ask about each security line: the last answer is kept.
+ */
 function parseRecord(message: string): RegExpExecArray | null {
+  if (message === lastMessage) return lastRecord;
   const strict = FULL.exec(message);
-  if (strict || occursMoreThanOnce(message, ',RemoteAddress="')) return strict;
-  return SINGLE_PAIR.exec(message);
+  lastMessage = message;
+  lastRecord = strict || occursMoreThanOnce(message, ',RemoteAddress="') ? strict : SINGLE_PAIR.exec(message);
+  return lastRecord;
 }
+
+let lastMessage: string | undefined;
+let lastRecord: RegExpExecArray | null = null;
 
 export const securityEventRule: Rule = {
   id: "security-event",
