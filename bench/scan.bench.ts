@@ -195,7 +195,29 @@ export async function run(): Promise<void> {
       lines: truth.lines,
       samples: [],
     },
+    {
+      name: "one regex in Node",
+      argv: [node, join(ROOT, "dist/bench/one-regex.js"), logPath],
+      timeoutMs: 60_000,
+      lines: truth.lines,
+      samples: [],
+    },
   ];
+  const oneRegex = contenders[5]!;
+  // The script sipban replaces, as cron ran it (its reading and counting; no iptables).
+  let oldScript: Contender | undefined;
+  if (spawnSync("perl", ["-e", "1"], { stdio: "ignore" }).status === 0) {
+    oldScript = {
+      name: "the old cron script (Perl)",
+      argv: ["perl", join(ROOT, "bench/old-cron-script.pl"), logPath],
+      timeoutMs: 120_000,
+      lines: truth.lines,
+      samples: [],
+    };
+    contenders.push(oldScript);
+  } else {
+    console.log("the old cron script: skipped: perl is not installed");
+  }
 
   // fail2ban-regex reads a prefix; a one-line run each round measures its start-up cost, so the
   // full-log estimate is start-up + per-line cost x lines (not the prefix figure scaled whole).
@@ -308,6 +330,13 @@ export async function run(): Promise<void> {
     rssOf(searchDetect),
     "no counting, policy or report",
   );
+  // What the naive scanners find, of the log's failures.
+  const foundOf = (c: Contender) => {
+    const found = failuresListed(c.samples.at(-1)!.stdout);
+    return `finds ${found.toLocaleString("en")} of ${truth.failures.toLocaleString("en")} failures (${fmt((100 * found) / truth.failures, 0)} %)`;
+  };
+  row(oneRegex.name, cpuOf(oneRegex), truth.lines, rssOf(oneRegex), `2 formats: ${foundOf(oneRegex)}`);
+  if (oldScript) row(oldScript.name, cpuOf(oldScript), truth.lines, rssOf(oldScript), foundOf(oldScript));
   if (f2b && f2bFull !== undefined && f2bRate !== undefined) {
     rows.push([
       `${f2b.name} (est.)`,
@@ -338,6 +367,13 @@ export async function run(): Promise<void> {
     console.log("sipban vs fail2ban-regex: skipped: apt-get install fail2ban");
   }
   console.log(`sipban vs Node floor: ${fmt(sipbanCpu / cpuOf(floor), 1)}x (target <= 2x)`);
+  if (oldScript)
+    console.log(
+      `sipban vs the old cron script: ${fmt(sipbanCpu / cpuOf(oldScript), 1)}x its CPU; it ${foundOf(oldScript)}`,
+    );
+  console.log(
+    `one regex in Node vs Node floor: ${fmt(cpuOf(oneRegex) / cpuOf(floor), 1)}x (reading the two commonest formats, nothing else)`,
+  );
   const found = Number(searchAlone.samples.at(-1)!.stdout.trim().split(" ")[1]);
   const perLine = (seconds: number) => `${fmt((seconds / found) * 1e6)} µs a line`;
   console.log(
@@ -395,6 +431,13 @@ export async function run(): Promise<void> {
     `counts agree for all ${Object.keys(truth.perAddress).length.toLocaleString("en")} addresses ` +
       `(${truth.failures.toLocaleString("en")} failures, ${truth.lines.toLocaleString("en")} lines)`,
   );
+}
+
+/** The failures a naive scanner listed: the sum of its "<address> <failures>" lines. */
+function failuresListed(stdout: string): number {
+  let sum = 0;
+  for (const line of stdout.split("\n")) if (line) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  return sum;
 }
 
 function checkFail2ban(f2b: Contender, truth: Truth): void {
