@@ -1,9 +1,18 @@
 import assert from "node:assert/strict";
 import { isIPv4 } from "node:net";
 import { describe, it } from "node:test";
-import { normalizeIp, parseHostPort } from "../src/net/address.js";
+import { normalizeIp, parseHostAndPort, parseHostPort } from "../src/net/address.js";
 
 describe("address parsing", () => {
+  it("parses an address and a port written as separate fields, IPv6 colons never taken for a port", () => {
+    assert.deepEqual(parseHostAndPort("203.0.113.5", "5071"), { ip: "203.0.113.5", port: 5071 });
+    assert.deepEqual(parseHostAndPort("2001:DB8::5", "5060"), { ip: "2001:db8::5", port: 5060 });
+    assert.deepEqual(parseHostAndPort("::ffff:198.51.100.7", "5060"), { ip: "198.51.100.7", port: 5060 });
+    assert.equal(parseHostAndPort("2001:db8::5", "70000"), null);
+    assert.equal(parseHostAndPort("203.0.113.5:5060", "5060"), null);
+    assert.equal(parseHostAndPort("pbx.example.com", "5060"), null);
+  });
+
   it("accepts exactly the IPv4 texts node:net does", () => {
     const edge = [
       "0.0.0.0",

@@ -72,7 +72,7 @@ export class LayoutParser {
     if (m) return { time: time ?? this.time(m[1]!), level: m[2]!, component: m[3]!, message: m[4]! };
     const o = FREESWITCH_OLD.exec(line);
     if (!o) return null;
-    return { time: time ?? this.monthDayTime(o[1]!), level: o[2]!, component: o[3]!, message: o[4]! };
+    return { time: time ?? this.time(o[1]!), level: o[2]!, component: o[3]!, message: o[4]! };
   }
 
   // Kamailio's stderr (`-E`) carries no time: the line gets the time of the last dated one.
@@ -86,16 +86,6 @@ export class LayoutParser {
       component: KAMAILIO,
       message: m[2]!,
     };
-  }
-
-  // `MM-DD HH:MM:SS.uuuuuu` (or with a year): the year of the reference time, the year before
-  // when that would put the line more than two days ahead of it.
-  private monthDayTime(text: string): number {
-    if (/^\d{4}-/.test(text)) return this.time(text);
-    const reference = this.timestamps.reference();
-    const year = new Date(reference).getFullYear();
-    const t = this.time(`${year}-${text}`);
-    return t > reference + FUTURE_SLACK_MS ? this.time(`${year - 1}-${text}`) : t;
   }
 
   private asteriskBody(time: number, level: string, rest: string): LogRecord {
@@ -169,9 +159,6 @@ const SYSLOG =
 
 // Asterisk's body inside syslog: `NOTICE[lwp][C-xxxxxxxx]: file:line in func: msg`.
 const ASTERISK_SYSLOG_BODY = /^([A-Z]+)\[\d+\](?:\[C-[0-9a-f]+\])?: (.*)$/s;
-
-// A yearless date more than this far ahead of the reference time is from the year before.
-const FUTURE_SLACK_MS = 2 * 24 * 3600 * 1000;
 
 // mod_logfile writes a session's call UUID before every physical line of its records.
 const FS_UUID = "(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12} )?";

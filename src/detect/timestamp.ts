@@ -18,7 +18,8 @@ const MONTHS: Record<string, number> = {
 const FUTURE_SLACK_MS = 2 * 24 * 3600 * 1000;
 
 /**
- * Turns the date texts servers write into epoch milliseconds. Yearless dates (`Mar  5 10:00:01`)
+ * Turns the date texts servers write into epoch milliseconds. Yearless dates (`Mar  5 10:00:01`,
+ * `03-05 10:00:01.123456`)
  * take the year of the reference time (a scanned file's modification time, or now), one year
  * earlier when that would put them in the future.
  */
@@ -47,6 +48,14 @@ export class TimestampParser {
     return time;
   }
 
+  /** A local time without a year: the reference time's year, or the year before it. */
+  private yearless(month: number, day: number, h: number, mi: number, s: number, ms: number): number {
+    const year = new Date(this.referenceMs).getFullYear();
+    const t = new Date(year, month, day, h, mi, s, ms).getTime();
+    if (t <= this.referenceMs + FUTURE_SLACK_MS) return t;
+    return new Date(year - 1, month, day, h, mi, s, ms).getTime();
+  }
+
   private compute(text: string): number {
     let m = ISO_DATE.exec(text);
     if (m) {
@@ -63,12 +72,12 @@ export class TimestampParser {
       const [, mon, d, h, mi, s, frac] = m;
       const month = MONTHS[mon!];
       if (month === undefined) return Number.NaN;
-      const year = new Date(this.referenceMs).getFullYear();
-      let t = new Date(year, month, +d!, +h!, +mi!, +s!, fractionToMs(frac)).getTime();
-      if (t > this.referenceMs + FUTURE_SLACK_MS) {
-        t = new Date(year - 1, month, +d!, +h!, +mi!, +s!, fractionToMs(frac)).getTime();
-      }
-      return t;
+      return this.yearless(month, +d!, +h!, +mi!, +s!, fractionToMs(frac));
+    }
+    m = MONTH_DAY_DATE.exec(text);
+    if (m) {
+      const [, mo, d, h, mi, s, frac] = m;
+      return this.yearless(+mo! - 1, +d!, +h!, +mi!, +s!, fractionToMs(frac));
     }
     m = EPOCH.exec(text);
     if (m) return Math.round(Number(text) * 1000);
@@ -76,6 +85,7 @@ export class TimestampParser {
   }
 }
 
+const MONTH_DAY_DATE = /^(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?$/;
 const ISO_DATE = /^(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?(Z|[+-]\d\d:?\d\d)?$/;
 const SYSLOG_DATE = /^([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?$/;
 const EPOCH = /^(\d{9,11})(?:\.\d+)?$/;

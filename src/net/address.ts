@@ -99,6 +99,14 @@ export function parseHostPort(text: string, bareV6Port = false): HostPort | null
   return ip === null ? null : { ip };
 }
 
+/**
+ * An address and its port written as separate fields (`IPV6/UDP/2001:db8::5/5060` in security
+ * events), parsed as one: an IPv6 host is bracketed first, so its colons are never taken for a port.
+ */
+export function parseHostAndPort(host: string, port: string): HostPort | null {
+  return parseHostPort(host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
+}
+
 /** 1 to 5 decimal digits, at most 65535. */
 function parsePort(text: string): number | null {
   if (text.length === 0 || text.length > 5) return null;

@@ -1,35 +1,11 @@
 import type { FailureEvent } from "../detect/event.js";
 import { cap } from "../detect/rule.js";
+import { FAILURE_REASONS } from "../detect/security-events.js";
 import type { HostPort } from "../net/address.js";
 import { type AmiBlock, eventTime, parseAmiAddress } from "./ami-protocol.js";
 
 export const AMI_EVENT_RULE = "ami-security-event";
 export const AMI_INJECTION_RULE = "ami-injection";
-
-/** Security events that count as failures, with the words for them. */
-export const FAILURE_REASONS: Readonly<Record<string, string>> = {
-  InvalidAccountID: "Invalid account",
-  ChallengeResponseFailed: "Challenge response failed",
-  InvalidPassword: "Invalid password",
-  FailedACL: "Failed ACL",
-  RequestNotAllowed: "Request not allowed",
-  AuthMethodNotAllowed: "Authentication method not allowed",
-  InvalidTransport: "Invalid transport",
-  UnexpectedAddress: "Unexpected address",
-  RequestBadFormat: "Bad request format",
-  RequestNotSupported: "Request not supported",
-  SessionLimit: "Session limit",
-  LoadAverageLimit: "Load average limit",
-  MemoryLimit: "Memory limit",
-};
-
-/** Counted by default: the four that mean "someone tried credentials and failed". */
-export const DEFAULT_FAILURES: readonly string[] = [
-  "InvalidAccountID",
-  "ChallengeResponseFailed",
-  "InvalidPassword",
-  "FailedACL",
-];
 
 // Every security event carries these (main/security_events.c); AccountID is the attacker's text
 // and stands before SessionID, so a raw CR/LF in it cuts the block before the addresses.

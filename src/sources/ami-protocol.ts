@@ -1,4 +1,4 @@
-import { type HostPort, parseHostPort } from "../net/address.js";
+import { type HostPort, parseHostAndPort } from "../net/address.js";
 
 /**
  * One block of the manager's stream (the text up to an empty line), read with keys only at line
@@ -160,8 +160,7 @@ const ADDRESS = /^IPV[46]\/(?:[A-Z]+\/)?([^/]{1,45})\/(\d{1,5})$/;
 export function parseAmiAddress(text: string): HostPort | null {
   const m = ADDRESS.exec(text);
   if (!m) return null;
-  const host = m[1]!;
-  return parseHostPort(host.includes(":") ? `[${host}]:${m[2]}` : `${host}:${m[2]}`);
+  return parseHostAndPort(m[1]!, m[2]!);
 }
 
 const TIMESTAMP = /^(\d{9,11})(?:\.(\d{1,6}))?$/;

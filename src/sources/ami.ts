@@ -2,16 +2,9 @@ import { randomBytes } from "node:crypto";
 import { isIP, connect as netConnect, type Socket } from "node:net";
 import { type ConnectionOptions, connect as tlsConnect } from "node:tls";
 import type { FailureEvent } from "../detect/event.js";
-import {
-  AmiGuard,
-  type AmiGuardStats,
-  DEFAULT_FAILURES,
-  emptyGuardStats,
-  FAILURE_REASONS,
-} from "./ami-guard.js";
+import { DEFAULT_FAILURES, FAILURE_REASONS } from "../detect/security-events.js";
+import { AmiGuard, type AmiGuardStats, emptyGuardStats } from "./ami-guard.js";
 import { type AmiBlock, AmiFramer } from "./ami-protocol.js";
-
-export { AMI_EVENT_RULE, AMI_INJECTION_RULE, DEFAULT_FAILURES, FAILURE_REASONS } from "./ami-guard.js";
 
 export type AmiState = "connecting" | "connected" | "logged-in" | "disconnected" | "auth-failed";
 

@@ -1,16 +1,13 @@
-import { parseHostPort } from "../../net/address.js";
+import { parseHostAndPort } from "../../net/address.js";
 import { cap, hit, INCOMPLETE, occursMoreThanOnce, type Rule } from "../rule.js";
+import { DEFAULT_FAILURES, FAILURE_REASONS } from "../security-events.js";
+
+// The log counts the four events that mean a failed login; the manager interface can count more.
+const COUNTED: ReadonlySet<string> = new Set(DEFAULT_FAILURES);
 
 // res_security_log writes `SecurityEvent="<type>"` then `,Key="value"` for the required
 // information elements in a fixed order, then the optional ones. Nothing is escaped, and
 // AccountID and SessionID (and Challenge/Response) are the attacker's text.
-const FAILURES: Record<string, string> = {
-  InvalidAccountID: "Invalid account",
-  ChallengeResponseFailed: "Challenge response failed",
-  InvalidPassword: "Invalid password",
-  FailedACL: "Failed ACL",
-};
-
 const ADDRESS = `IPV[46]\\/(?:[A-Z]*\\/)?[^"\\/]+\\/\\d+`;
 const REMOTE = `RemoteAddress="IPV[46]\\/(?:[A-Z]*\\/)?([^"\\/]+)\\/(\\d+)"`;
 // Optional elements after RemoteAddress have no quote inside their values; requiring that lets
@@ -67,8 +64,8 @@ export const securityEventRule: Rule = {
       const type = EVENT_TYPE.exec(message);
       return type ? INCOMPLETE : null;
     }
-    const reason = FAILURES[m[1]!];
-    const addr = parseHostPort(m[5]!.includes(":") ? `[${m[5]}]:${m[6]}` : `${m[5]}:${m[6]}`);
+    const reason = COUNTED.has(m[1]!) ? FAILURE_REASONS[m[1]!] : undefined;
+    const addr = parseHostAndPort(m[5]!, m[6]!);
     if (!addr) return null;
     // A whole record in one line but with a raw line break inside: the [json] formatter keeps
     // what a file channel would have split. The address at the end is the injector's.
@@ -92,6 +89,6 @@ export function securityRemainder(
   if (message !== undefined && parseRecord(message) !== null) return null;
   const m = SPLIT_REMAINDER.exec(line);
   if (!m) return null;
-  const injector = parseHostPort(m[1]!.includes(":") ? `[${m[1]}]:${m[2]}` : `${m[1]}:${m[2]}`) ?? undefined;
+  const injector = parseHostAndPort(m[1]!, m[2]!) ?? undefined;
   return { injector };
 }
