@@ -64,10 +64,14 @@ describe("ban, unban, bans, firewall and scan --ban against a real kernel", { co
     assert.equal(list.bans.length, 1);
     assert.equal(list.bans[0].inFirewall, true);
     assert.equal(list.bans[0].reason, "test");
+    const listed = (await run(["bans"])).stdout;
+    assert.match(listed, /ADDRESS\s+SINCE\s+UNTIL\s+IN FIREWALL\s+REASON/);
+    assert.match(listed, new RegExp(`${lab.attacker.v4.replaceAll(".", "\\.")}\\s.*\\syes\\s+test`));
     assert.equal((await run(["unban", lab.attacker.v4])).code, 0);
     await lab.attacker.sendUdp(lab.pbx.v4, 5060, "REGISTER unbanned");
     assert.ok(await lab.pbx.received("REGISTER unbanned"));
     assert.equal(JSON.parse((await run(["bans", "--json"])).stdout).bans.length, 0);
+    assert.equal((await run(["bans"])).stdout.trim(), "No active bans.");
   });
 
   test("allowlisted addresses, the pbx's own and the admin's SSH address are refused with a non-zero exit", async (t) => {

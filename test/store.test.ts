@@ -41,6 +41,25 @@ describe("state store", () => {
     store.close();
   });
 
+  it("lists and counts the active bans without their evidence, leaving out the ended ones", () => {
+    const store = new StateStore(":memory:");
+    store.addBans([
+      { ...ban("203.0.113.5", 1000, 5000), evidence: { failures: 7 } },
+      ban("198.51.100.7", 1000, 0),
+      ban("192.0.2.9", 1000, 3000),
+    ]);
+    const ends = (now: number) => store.activeBanEnds(now).sort((a, b) => a.ip.localeCompare(b.ip));
+    assert.deepEqual(ends(3000), [
+      { ip: "198.51.100.7", until: 0 },
+      { ip: "203.0.113.5", until: 5000 },
+    ]);
+    assert.equal(store.countActiveBans(3000), 2);
+    assert.equal(store.countActiveBans(2999), 3);
+    assert.deepEqual(ends(5000), [{ ip: "198.51.100.7", until: 0 }]);
+    assert.equal(store.countActiveBans(5000), 1);
+    store.close();
+  });
+
   it("says which directory it cannot create, instead of hanging or a stack trace", () => {
     assert.throws(
       () => new StateStore("/proc/sipban-nope/state.db"),

@@ -80,11 +80,7 @@ export class BanManager {
     this.store.expire(now);
     // reconcile() sets the structure up first.
     this.setUp = true;
-    return reconcile(
-      this.backend,
-      this.store.activeBans(now).map((b) => ({ ip: b.ip, until: b.until })),
-      now,
-    );
+    return reconcile(this.backend, this.store.activeBanEnds(now), now);
   }
 
   activeBans(now: number): BanRecord[] {

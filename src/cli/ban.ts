@@ -96,44 +96,52 @@ export function registerBanCommands(program: Command): void {
     .action(async (options: { json?: boolean }, command: Command) => {
       const config = await resolveConfig(command.optsWithGlobals().config);
       const { withBanContext, askDaemon } = await banModules();
-      await withBanContext(config, async (ctx) => {
-        const now = Date.now();
-        const viaDaemon = await askDaemon(config, { cmd: "bans" });
-        const bans = viaDaemon ? (viaDaemon.bans as BanRecord[]) : ctx.manager.activeBans(now);
-        const inKernel = new Set(
-          viaDaemon ? (viaDaemon.inFirewall as string[]) : (await ctx.backend.list()).map((e) => e.ip),
-        );
-        if (options.json) {
-          const rows = bans.map((b) => ({
-            ip: b.ip,
-            since: new Date(b.since).toISOString(),
-            until: b.until === 0 ? null : new Date(b.until).toISOString(),
-            reason: b.reason,
-            origin: b.origin,
-            inFirewall: inKernel.has(b.ip),
-            evidence: b.evidence ?? null,
+      // A running daemon answers from its own state: the store and firewall are opened only without one.
+      const viaDaemon = await askDaemon(config, { cmd: "bans" });
+      const listing: BanListing = viaDaemon
+        ? { bans: viaDaemon.bans as BanRecord[], inKernel: new Set(viaDaemon.inFirewall as string[]) }
+        : await withBanContext(config, async (ctx) => ({
+            bans: ctx.manager.activeBans(Date.now()),
+            inKernel: new Set((await ctx.backend.list()).map((e) => e.ip)),
           }));
-          console.log(JSON.stringify({ bans: rows }, null, 2));
-          return;
-        }
-        if (bans.length === 0) {
-          console.log("No active bans.");
-          return;
-        }
-        const rows = bans.map((b) => [
-          b.ip,
-          formatTime(b.since),
-          b.until === 0 ? "never" : formatTime(b.until),
-          inKernel.has(b.ip) ? "yes" : "MISSING",
-          printable(b.reason),
-        ]);
-        console.log(table(["ADDRESS", "SINCE", "UNTIL", "IN FIREWALL", "REASON"], rows));
-        if (rows.some((r) => r[3] === "MISSING"))
-          console.log(
-            "\nSome bans are missing from the firewall: run `sipban firewall setup` to restore them.",
-          );
-      });
+      printBans(listing, options.json === true);
     });
+}
+
+interface BanListing {
+  bans: BanRecord[];
+  /** Addresses the firewall holds. */
+  inKernel: ReadonlySet<string>;
+}
+
+function printBans({ bans, inKernel }: BanListing, json: boolean): void {
+  if (json) {
+    const rows = bans.map((b) => ({
+      ip: b.ip,
+      since: new Date(b.since).toISOString(),
+      until: b.until === 0 ? null : new Date(b.until).toISOString(),
+      reason: b.reason,
+      origin: b.origin,
+      inFirewall: inKernel.has(b.ip),
+      evidence: b.evidence ?? null,
+    }));
+    console.log(JSON.stringify({ bans: rows }, null, 2));
+    return;
+  }
+  if (bans.length === 0) {
+    console.log("No active bans.");
+    return;
+  }
+  const rows = bans.map((b) => [
+    b.ip,
+    formatTime(b.since),
+    b.until === 0 ? "never" : formatTime(b.until),
+    inKernel.has(b.ip) ? "yes" : "MISSING",
+    printable(b.reason),
+  ]);
+  console.log(table(["ADDRESS", "SINCE", "UNTIL", "IN FIREWALL", "REASON"], rows));
+  if (rows.some((r) => r[3] === "MISSING"))
+    console.log("\nSome bans are missing from the firewall: run `sipban firewall setup` to restore them.");
 }
 
 /** Says what became of a ban request, or throws the refusal (non-zero exit). */

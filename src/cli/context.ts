@@ -67,7 +67,7 @@ export async function describeFirewall(
   ctx: BanContext,
 ): Promise<{ line: string; present: boolean; detail: string }> {
   const status = await ctx.backend.status();
-  const recorded = ctx.store.activeBans(Date.now()).length;
+  const recorded = ctx.store.countActiveBans(Date.now());
   return {
     line: `${ctx.backend.name}: ${status.present ? "in place" : "not set up"}, ${status.entries} address(es) in the kernel, ${recorded} active ban(s) recorded`,
     present: status.present,

@@ -157,7 +157,7 @@ export class Daemon {
   private newPolicy(): BanPolicy {
     const policy = new BanPolicy(policyConfig(this.config), this.allowlist, (ip) => this.store.offences(ip));
     const now = Date.now();
-    for (const ban of this.store.activeBans(now))
+    for (const ban of this.store.activeBanEnds(now))
       policy.rememberBan(ban.ip, ban.until === 0 ? Number.MAX_SAFE_INTEGER : ban.until);
     return policy;
   }
@@ -443,7 +443,7 @@ export class Daemon {
               ? { linesRead: s.pipeline.scanner.linesRead, ...s.pipeline.detector.stats }
               : s.stats?.()),
           })),
-          activeBans: this.store.activeBans(now).length,
+          activeBans: this.store.countActiveBans(now),
           bansApplied: this.bansApplied,
           failuresSeen: this.failuresSeen,
           tracked: this.policy.tracked,

@@ -63,6 +63,8 @@ export class StateStore {
     this.stmts = {
       get: this.db.prepare("SELECT * FROM bans WHERE ip = ?"),
       active: this.db.prepare("SELECT * FROM bans WHERE until = 0 OR until > ? ORDER BY since"),
+      activeEnds: this.db.prepare("SELECT ip, until FROM bans WHERE until = 0 OR until > ?"),
+      activeCount: this.db.prepare("SELECT count(*) AS n FROM bans WHERE until = 0 OR until > ?"),
       upsert: this.db.prepare(
         "INSERT OR REPLACE INTO bans (ip, since, until, reason, origin, evidence) VALUES (@ip, @since, @until, @reason, @origin, @evidence)",
       ),
@@ -88,6 +90,18 @@ export class StateStore {
 
   activeBans(now: number): BanRecord[] {
     return (this.stmts.active.all(now) as Row[]).map(fromRow);
+  }
+
+  /**
+   * The active bans' addresses and ends only: what the kernel must hold. Skips reading each
+   * ban's evidence, which the periodic reconcile of 100k bans would otherwise parse every time.
+   */
+  activeBanEnds(now: number): Array<{ ip: string; until: number }> {
+    return this.stmts.activeEnds.all(now) as Array<{ ip: string; until: number }>;
+  }
+
+  countActiveBans(now: number): number {
+    return (this.stmts.activeCount.get(now) as { n: number }).n;
   }
 
   /** Records bans (and their history) in one transaction. */
