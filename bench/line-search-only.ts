@@ -14,20 +14,19 @@ export async function searchOnly(
   path: string,
   detect: boolean,
 ): Promise<{ lines: number; found: number; events: number }> {
-  const detector = new Detector({ rules: buildRules(defaultConfig().detect) });
   let found = 0;
   let events = 0;
-  const emit = () => {
+  const detector = new Detector({ rules: buildRules(defaultConfig().detect) }, () => {
     events++;
-  };
+  });
   const scanner = new LineScanner((sample) => detector.literalsFor(sample), {
     line: (text, offset) => {
       found++;
-      if (detect) detector.line(text, offset, emit);
+      if (detect) detector.line(text, offset);
     },
   });
   await scanInput(path, scanner);
-  detector.flush(emit);
+  detector.flush();
   return { lines: scanner.linesRead, found, events };
 }
 

@@ -14,15 +14,15 @@ const cases = readCorpus(corpusDir);
 const DEFAULT_REFERENCE = Date.parse("2024-03-10T12:00:00Z");
 
 function run(lines: string[], reference: number): { events: FailureEvent[]; detector: Detector } {
-  const detector = new Detector({ rules: builtinRules, referenceTime: reference });
   const events: FailureEvent[] = [];
+  const detector = new Detector({ rules: builtinRules, referenceTime: reference }, (e) => events.push(e));
   // Through the real scanner: a line that holds no literal never reaches the detector.
   const scanner = new LineScanner(detector.literals(), {
-    line: (text, offset) => detector.line(text, offset, (e) => events.push(e)),
+    line: (text, offset) => detector.line(text, offset),
   });
   const buf = Buffer.from(`${lines.join("\n")}\n`, "utf8");
   scanner.scan(buf, buf.length);
-  detector.flush((e) => events.push(e));
+  detector.flush();
   return { events, detector };
 }
 

@@ -13,7 +13,7 @@ import {
 } from "../src/sources/line-search.js";
 
 const root = join(import.meta.dirname, "..", "..");
-const literals = new Detector({ rules: buildRules(defaultConfig().detect) }).literals();
+const literals = new Detector({ rules: buildRules(defaultConfig().detect) }, () => {}).literals();
 
 function linesFound(search: LineSearch, text: Buffer): { lines: number; found: string[] } {
   const found: string[] = [];

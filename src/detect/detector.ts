@@ -142,7 +142,11 @@ export class Detector {
   private readonly componentRules = new Map<string, ComponentRules>();
   private lastTime: number;
 
-  constructor(private readonly options: DetectorOptions) {
+  constructor(
+    private readonly options: DetectorOptions,
+    /** Receives each failure, once, when the split guard has let its line through. */
+    private readonly emit: (event: FailureEvent) => void,
+  ) {
     this.timestamps = new TimestampParser(options.referenceTime ?? Date.now());
     this.layout = new LayoutParser(this.timestamps, options.clock);
     this.lastTime = this.timestamps.reference();
@@ -189,7 +193,7 @@ export class Detector {
   }
 
   /** Feeds one line (without its newline) that starts at byte `offset` of the input. */
-  line(text: string, offset: number, emit: (event: FailureEvent) => void): void {
+  line(text: string, offset: number): void {
     if (text.length > MAX_LINE) {
       this.stats.oversized++;
       return;
@@ -203,19 +207,16 @@ export class Detector {
     // attacker's, and so are its neighbours.
     const signal: Signal | null =
       crlf && record?.component === KAMAILIO ? START : this.signal(line, record, candidate);
-    this.emit = emit;
     this.guard.push(candidate, offset, text.length + 1, signal, this.settled);
   }
 
   /** Ends the input, or the source has gone quiet: releases what the split guard holds. */
-  flush(emit: (event: FailureEvent) => void): void {
-    this.emit = emit;
+  flush(): void {
     this.guard.flush(this.settled);
     this.stats.undated = this.layout.undated;
   }
 
-  /** Where the split guard's decisions go (`emit` is the caller's of the current line). */
-  private emit: (event: FailureEvent) => void = () => {};
+  /** Where the split guard's decisions go. */
   private readonly settled: GuardSink<Candidate> = {
     dropped: (c) => {
       this.stats.distrusted++;
@@ -239,10 +240,9 @@ export class Detector {
         },
         "(split record)",
         undefined,
-        this.emit,
       );
     },
-    released: (c) => this.finish(c, this.emit),
+    released: (c) => this.finish(c),
   };
 
   /** Reads one line on its own: which rule takes it, and what it yields. */
@@ -336,7 +336,7 @@ export class Detector {
   }
 
   /** A line the guard let through: count it (once) and tell the observer. */
-  private finish(c: Candidate, emit: (event: FailureEvent) => void): void {
+  private finish(c: Candidate): void {
     if (c.ambiguous) {
       this.stats.ambiguous++;
       this.options.observe?.(c.line, { kind: "ambiguous", rule: c.ambiguous });
@@ -368,15 +368,10 @@ export class Detector {
       injection: injection || undefined,
       line: c.line,
     };
-    this.count(event, c.line, hit.runningTries, emit);
+    this.count(event, c.line, hit.runningTries);
   }
 
-  private count(
-    event: FailureEvent,
-    line: string,
-    runningTries: number | undefined,
-    emit: (event: FailureEvent) => void,
-  ): void {
+  private count(event: FailureEvent, line: string, runningTries: number | undefined): void {
     const accepted = this.coalescer.accept(event, runningTries);
     if (accepted === null) {
       this.stats.duplicates++;
@@ -384,6 +379,6 @@ export class Detector {
       return;
     }
     this.options.observe?.(line, { kind: "event", event: accepted });
-    emit(accepted);
+    this.emit(accepted);
   }
 }

@@ -1,6 +1,5 @@
 import type { Config } from "../config/schema.js";
 import { Detector, type DetectorStats, emptyStats, type LineOutcome } from "../detect/detector.js";
-import type { FailureEvent } from "../detect/event.js";
 import { buildRules } from "../detect/ruleset.js";
 import { Allowlist } from "../policy/allowlist.js";
 import { BanPolicy, type Decision, policyConfig } from "../policy/policy.js";
@@ -48,21 +47,21 @@ export async function scanFiles(
   let linesRead = 0;
   for (const [i, path] of paths.entries()) {
     // One detector per file: split records and duplicate lines do not span files.
-    const detector = new Detector({
-      rules,
-      weights: config.detect.weights,
-      banInjection: config.detect.banInjection,
-      referenceTime: mtimes[i],
-      observe,
-    });
-    const emit = (e: FailureEvent) => {
-      replay.add(e, report.add(e));
-    };
+    const detector = new Detector(
+      {
+        rules,
+        weights: config.detect.weights,
+        banInjection: config.detect.banInjection,
+        referenceTime: mtimes[i],
+        observe,
+      },
+      (e) => replay.add(e, report.add(e)),
+    );
     const scanner = new LineScanner((sample) => detector.literalsFor(sample), {
-      line: (text, offset) => detector.line(text, offset, emit),
+      line: (text, offset) => detector.line(text, offset),
     });
     await scanInput(path, scanner);
-    detector.flush(emit);
+    detector.flush();
     linesRead += scanner.linesRead;
     for (const key of Object.keys(totals) as Array<keyof DetectorStats>) totals[key] += detector.stats[key];
   }

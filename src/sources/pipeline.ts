@@ -15,13 +15,10 @@ export class SourcePipeline {
   readonly scanner: LineScanner;
   private holdTimer: NodeJS.Timeout | null = null;
 
-  constructor(
-    options: DetectorOptions,
-    private readonly emit: (event: FailureEvent) => void,
-  ) {
-    this.detector = new Detector({ ...options, clock: Date.now });
+  constructor(options: DetectorOptions, emit: (event: FailureEvent) => void) {
+    this.detector = new Detector({ ...options, clock: Date.now }, emit);
     this.scanner = new LineScanner((sample) => this.detector.literalsFor(sample), {
-      line: (text, offset) => this.detector.line(text, offset, emit),
+      line: (text, offset) => this.detector.line(text, offset),
     });
   }
 
@@ -41,6 +38,6 @@ export class SourcePipeline {
   flush(): void {
     if (this.holdTimer) clearTimeout(this.holdTimer);
     this.holdTimer = null;
-    this.detector.flush(this.emit);
+    this.detector.flush();
   }
 }
