@@ -1,7 +1,7 @@
 // Asterisk's security events (main/security_events.c), as both the security log file and the
 // manager interface (AMI) report them.
 
-/** Security events that count as failures, with the words for them. */
+/** Security events that can count as failures, with the words for them. */
 export const FAILURE_REASONS: Readonly<Record<string, string>> = {
   InvalidAccountID: "Invalid account",
   ChallengeResponseFailed: "Challenge response failed",
