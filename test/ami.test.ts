@@ -5,12 +5,14 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createServer as createTlsServer } from "node:tls";
 import type { FailureEvent } from "../src/detect/event.js";
 import { AmiSource, type AmiSourceOptions, type AmiState } from "../src/sources/ami.js";
 import { AmiGuard, emptyGuardStats } from "../src/sources/ami-guard.js";
 import { eventTime, parseAmiAddress, parseBlock } from "../src/sources/ami-protocol.js";
 import { runOrSkip } from "./helpers/netns.js";
+import { waitFor } from "./helpers/wait.js";
 
 // ---------------------------------------------------------------------------------------------
 // The wire: what Asterisk writes for a security event. Values are copied unescaped, so a raw
@@ -247,7 +249,7 @@ class FakeManager {
     assert.ok(socket, "no client is logged in");
     for (const byte of Buffer.from(text)) {
       socket.write(Buffer.from([byte]));
-      await tick(1);
+      await sleep(1);
     }
   }
 
@@ -264,23 +266,15 @@ class FakeManager {
 
 // ---------------------------------------------------------------------------------------------
 
-const tick = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `cond` until it holds; fails after `ms` with `what` and the state it saw. */
-async function waitFor(cond: () => boolean, what: () => string, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting: ${what()}`);
-    await tick(5);
-  }
-}
-
 interface Run {
   source: AmiSource;
   manager: FakeManager;
   events: FailureEvent[];
   states: Array<{ state: AmiState; detail: string; at: number }>;
 }
+
+/** A description of what is awaited that, on timeout, shows the states the source went through. */
+const withStates = (r: Run, what: string) => (): string => `${what}; states ${JSON.stringify(r.states)}`;
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -314,10 +308,7 @@ async function run(
 }
 
 async function loggedIn(r: Run): Promise<void> {
-  await waitFor(
-    () => r.source.state === "logged-in",
-    () => JSON.stringify(r.states),
-  );
+  await waitFor(withStates(r, "the login"), () => r.source.state === "logged-in");
 }
 
 /** Sends text and waits until the source has settled it (quiet time passed, nothing pending). */
@@ -325,10 +316,11 @@ async function replay(r: Run, text: string, expectEvents: number): Promise<void>
   const before = r.source.stats.bytesRead;
   r.manager.send(text);
   await waitFor(
+    () =>
+      `the text read and ${expectEvents} events; have ${r.events.length}, stats ${JSON.stringify(r.source.stats)}`,
     () => r.source.stats.bytesRead >= before + Buffer.byteLength(text) && r.events.length >= expectEvents,
-    () => `${r.events.length} events, stats ${JSON.stringify(r.source.stats)}`,
   );
-  await tick(60);
+  await sleep(60);
 }
 
 const ips = (events: FailureEvent[]): string[] => events.map((e) => e.ip);
@@ -570,8 +562,8 @@ describe("AmiSource", () => {
     await loggedIn(r);
     await r.manager.sendByteByByte(INVALID_PASSWORD);
     await waitFor(
+      () => `1 event; have ${r.events.length}, stats ${JSON.stringify(r.source.stats)}`,
       () => r.events.length === 1,
-      () => JSON.stringify(r.source.stats),
     );
     assert.equal(r.events[0]!.ip, "198.51.100.44");
     // A complete-looking cut start, then its remainder delayed well past the quiet time.
@@ -582,13 +574,13 @@ describe("AmiSource", () => {
     });
     const cut = split.indexOf("\r\n\r\n") + 6;
     r.manager.send(split.slice(0, cut));
-    await tick(80);
+    await sleep(80);
     r.manager.send(split.slice(cut));
     await waitFor(
+      () => `2 events; have ${JSON.stringify(r.events)}`,
       () => r.events.length === 2,
-      () => JSON.stringify(r.events),
     );
-    await tick(40);
+    await sleep(40);
     assert.deepEqual(ips(r.events), ["198.51.100.44", ATTACKER]);
   });
 
@@ -598,8 +590,8 @@ describe("AmiSource", () => {
     await replay(r, INVALID_ACCOUNT, 1);
     r.manager.drop();
     await waitFor(
+      withStates(r, "a second login"),
       () => r.manager.logins.length === 2 && r.source.state === "logged-in",
-      () => JSON.stringify(r.states),
     );
     const lost = r.states.find((s) => s.state === "disconnected")!;
     assert.match(lost.detail, /closed the connection; retrying in \d+ ms/);
@@ -616,8 +608,8 @@ describe("AmiSource", () => {
     cleanup.push(() => manager.close());
     const r = await run({ random: () => 1, backoffMinMs: 10, backoffMaxMs: 40 }, {}, manager);
     await waitFor(
+      withStates(r, "4 refused logins"),
       () => r.states.filter((s) => s.state === "auth-failed").length >= 4,
-      () => JSON.stringify(r.states),
     );
     const failed = r.states.filter((s) => s.state === "auth-failed");
     assert.match(
@@ -640,8 +632,8 @@ describe("AmiSource", () => {
     await manager.close();
     const r = await run({ port, random: () => 0, backoffMinMs: 10, backoffMaxMs: 20 }, {}, manager);
     await waitFor(
+      withStates(r, "3 failed connections"),
       () => r.states.filter((s) => s.state === "disconnected").length >= 3,
-      () => JSON.stringify(r.states),
     );
     const lost = r.states.filter((s) => s.state === "disconnected");
     assert.match(lost[0]!.detail, /ECONNREFUSED.*retrying in 5 ms/);
@@ -650,10 +642,7 @@ describe("AmiSource", () => {
 
   it("refuses a peer that is no Asterisk manager", async () => {
     const r = await run({}, { banner: "SSH-2.0-OpenSSH_9.6" });
-    await waitFor(
-      () => r.states.some((s) => s.state === "disconnected"),
-      () => JSON.stringify(r.states),
-    );
+    await waitFor(withStates(r, "a disconnect"), () => r.states.some((s) => s.state === "disconnected"));
     assert.match(
       r.states.find((s) => s.state === "disconnected")!.detail,
       /is no Asterisk manager.*SSH-2\.0/,
@@ -664,10 +653,7 @@ describe("AmiSource", () => {
   it("drops a connection whose Pings go unanswered", async () => {
     const r = await run({ pingIntervalMs: 40 }, { answerPings: false });
     await loggedIn(r);
-    await waitFor(
-      () => r.states.some((s) => s.state === "disconnected"),
-      () => JSON.stringify(r.states),
-    );
+    await waitFor(withStates(r, "a disconnect"), () => r.states.some((s) => s.state === "disconnected"));
     assert.match(r.states.find((s) => s.state === "disconnected")!.detail, /did not answer a Ping/);
   });
 
@@ -711,9 +697,8 @@ describe("AmiSource", () => {
     assert.deepEqual(ips(r.events), ["198.51.100.44"]);
     // Without the CA the certificate is refused, and the source keeps retrying.
     const untrusting = await run({ tls: true }, {}, r.manager);
-    await waitFor(
-      () => untrusting.states.some((s) => s.state === "disconnected"),
-      () => JSON.stringify(untrusting.states),
+    await waitFor(withStates(untrusting, "a disconnect"), () =>
+      untrusting.states.some((s) => s.state === "disconnected"),
     );
     assert.match(untrusting.states.find((s) => s.state === "disconnected")!.detail, /certificate/i);
   });

@@ -1,50 +1,37 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
-import { writeTestConfig } from "./helpers/daemon-config.js";
+import { type CommandResult, runCommand, sipbanCommand } from "./helpers/command.js";
+import { testTableName, writeTestConfig } from "./helpers/daemon-config.js";
+import { failureLine } from "./helpers/log-lines.js";
 import { createLab, type Lab, requireRootOrSkip } from "./helpers/netns.js";
-
-const main = join(import.meta.dirname, "..", "src", "cli", "main.js");
 
 interface Cli {
   lab: Lab;
   dir: string;
   table: string;
   /** Runs sipban inside the pbx namespace (its firewall is the pbx's). */
-  run(
-    args: string[],
-    env?: Record<string, string>,
-  ): Promise<{ code: number; stdout: string; stderr: string }>;
+  run(args: string[], env?: Record<string, string>): Promise<CommandResult>;
 }
-
-let count = 0;
 
 async function cli(t: TestContext, extra: string[] = []): Promise<Cli> {
   const lab = await createLab(t);
   const dir = mkdtempSync(join(tmpdir(), "sipban-cli-"));
-  const table = `sbc${process.pid % 10000}${++count}`;
+  const table = testTableName("sbc");
   const config = writeTestConfig(dir, ["policy:", "  maxretry: 3", ...extra], table);
+  // Outside an SSH session unless the test says otherwise: the CLI guards the admin's address.
   const run = (args: string[], env: Record<string, string> = {}) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(
-        "ip",
-        ["netns", "exec", lab.pbx.ns, process.execPath, main, "--config", config, ...args],
-        { timeout: 20_000, env: { ...process.env, SSH_CONNECTION: "", SSH_CLIENT: "", ...env } },
-        (err, stdout, stderr) =>
-          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
+    runCommand(...sipbanCommand(config, args, lab.pbx.commandPrefix), {
+      timeout: 20_000,
+      env: { ...process.env, SSH_CONNECTION: "", SSH_CLIENT: "", ...env },
     });
   return { lab, dir, table, run };
 }
 
-function failures(ip: string, n: number): string {
-  const stamp = new Date().toISOString().slice(0, 19).replace("T", " ");
-  const line = `[${stamp}] NOTICE[1] chan_sip.c: Registration from '<sip:100@192.0.2.10>' failed for '${ip}:5060' - Wrong password\n`;
-  return line.repeat(n);
-}
+/** `n` failure lines from `ip`, stamped now, for user 100. */
+const failures = (ip: string, n: number): string => failureLine(ip, "100").repeat(n);
 
 describe("ban, unban, bans, firewall and scan --ban against a real kernel", { concurrency: false }, () => {
   test("ban and unban an attacker by hand; the friend is never touched", async (t) => {

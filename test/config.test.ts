@@ -7,6 +7,7 @@ import { defaultConfig } from "../src/config/defaults.js";
 import { configJsonSchema } from "../src/config/json-schema.js";
 import { ConfigError, loadConfig, parseConfig } from "../src/config/load.js";
 import { configSchema } from "../src/config/schema.js";
+import { sipbanMain } from "./helpers/command.js";
 
 function errorOf(yaml: string): string {
   try {
@@ -130,13 +131,7 @@ describe("shipped configuration files", () => {
 describe("sipban rules", () => {
   it("lists every rule with its state", async () => {
     const { execFileSync } = await import("node:child_process");
-    const out = execFileSync(
-      process.execPath,
-      [join(import.meta.dirname, "..", "src", "cli", "main.js"), "rules"],
-      {
-        encoding: "utf8",
-      },
-    );
+    const out = execFileSync(process.execPath, [sipbanMain, "rules"], { encoding: "utf8" });
     assert.match(out, /^sip-register +sip +on /m);
     assert.match(out, /^pjsip-no-aors +pjsip +off /m);
     assert.match(out, /^kamailio-auth-failure +kamailio +on /m);
@@ -144,10 +139,9 @@ describe("sipban rules", () => {
 });
 
 describe("sipban check-config", () => {
-  const main = join(import.meta.dirname, "..", "src", "cli", "main.js");
   const checkConfig = async (...args: string[]) => {
     const { execFileSync } = await import("node:child_process");
-    return execFileSync(process.execPath, [main, ...args, "check-config"], { encoding: "utf8" });
+    return execFileSync(process.execPath, [sipbanMain, ...args, "check-config"], { encoding: "utf8" });
   };
 
   it("names the file it checked", async () => {

@@ -18,27 +18,19 @@ import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   FileFollower,
   type FollowEvent,
   type FollowerOptions,
   type FollowPosition,
 } from "../src/sources/file-follower.js";
+import { waitFor } from "./helpers/wait.js";
 
 const numbered = (i: number): string => `line ${String(i).padStart(4, "0")}`;
 const range = (from: number, to: number): string[] =>
   Array.from({ length: to - from + 1 }, (_, k) => numbered(from + k));
 const text = (lines: string[]): string => lines.map((l) => l + "\n").join("");
-const tick = (ms = 1): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `cond` until it holds; fails after `ms` with `what` and the state it saw. */
-async function waitFor(cond: () => boolean, what: () => string, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting: ${what()}`);
-    await tick(10);
-  }
-}
 
 interface Seen {
   lines: string[];
@@ -74,16 +66,43 @@ function follow(start: FollowerOptions["start"], extra: Partial<FollowerOptions>
 
 async function waitLines(seen: Seen, n: number): Promise<void> {
   await waitFor(
+    () => `${n} lines; have ${seen.lines.length} (last ${seen.lines.at(-1)}), events ${seen.events}`,
     () => seen.lines.length >= n,
-    () => `${n} lines, have ${seen.lines.length} (last ${seen.lines.at(-1)}); events ${seen.events}`,
   );
 }
 
 async function waitEvent(seen: Seen, kind: FollowEvent): Promise<void> {
   await waitFor(
+    () => `event ${kind}; have ${seen.events}`,
     () => seen.events.includes(kind),
-    () => `event ${kind}, have ${seen.events}`,
   );
+}
+
+/**
+ * Counts the reads and stats of every open file until `restore()`: FileHandle's methods live on
+ * one shared prototype, reached through `sample`, a file opened once for that.
+ */
+async function countFileHandleCalls(sample: string) {
+  const probe = await open(sample, "r");
+  const proto = Object.getPrototypeOf(probe) as Record<"read" | "stat", (...args: unknown[]) => unknown>;
+  await probe.close();
+  const { read, stat } = proto;
+  const counts = { reads: 0, stats: 0 };
+  proto.read = function (this: unknown, ...args: unknown[]) {
+    counts.reads++;
+    return read.apply(this, args);
+  };
+  proto.stat = function (this: unknown, ...args: unknown[]) {
+    counts.stats++;
+    return stat.apply(this, args);
+  };
+  return {
+    counts,
+    restore: () => {
+      proto.read = read;
+      proto.stat = stat;
+    },
+  };
 }
 
 beforeEach(() => {
@@ -105,7 +124,7 @@ describe("FileFollower", () => {
     assert.deepEqual(seen.lines, range(1, 2));
     for (let i = 3; i <= 50; i++) {
       appendFileSync(log, text([numbered(i)]));
-      if (i % 7 === 0) await tick();
+      if (i % 7 === 0) await sleep(1);
     }
     await waitLines(seen, 50);
     assert.deepEqual(seen.lines, range(1, 50));
@@ -172,7 +191,7 @@ describe("FileFollower", () => {
           writer = openSync(log, "a");
         }
         writeSync(writer, numbered(i) + "\n");
-        if (i % 10 === 0) await tick();
+        if (i % 10 === 0) await sleep(1);
       }
       closeSync(writer);
       await waitLines(seen, 300);
@@ -347,29 +366,32 @@ describe("FileFollower", () => {
     assert.deepEqual(seen.events, ["rotated"]);
   });
 
-  it("an idle follower does not spin", async () => {
+  it("an idle follower does not spin: one check a poll interval, and no reads", async () => {
+    const pollIntervalMs = 250;
     writeFileSync(log, text(range(1, 1000)));
-    const [f, seen] = follow("start", { pollIntervalMs: 250 });
+    const [f, seen] = follow("start", { pollIntervalMs });
     await f.start();
     await waitLines(seen, 1000);
-    const probe = await open(log, "r");
-    const proto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => unknown };
-    await probe.close();
-    const read = proto.read;
-    let reads = 0;
-    proto.read = function (this: unknown, ...args: unknown[]) {
-      reads++;
-      return read.apply(this, args);
-    };
+    const handles = await countFileHandleCalls(log);
     try {
       const calls = seen.calls;
-      await tick(1000);
+      const idleStart = performance.now();
+      await sleep(1000);
+      const idleMs = performance.now() - idleStart;
+      const { reads, stats } = handles.counts;
       // Counted work, not CPU time (which a loaded machine inflates): the daemon's idle CPU is
       // measured by the benchmark instead.
       assert.equal(seen.calls, calls, "no data, no onData");
       assert.ok(reads <= 1, `${reads} reads while idle`);
+      // Idle, each check stats the open file once, and only the poll timer starts checks: one an
+      // interval over the time measured, one more for a check that straddles its start.
+      const maxStats = Math.floor(idleMs / pollIntervalMs) + 2;
+      assert.ok(stats <= maxStats, `${stats} stats in ${Math.round(idleMs)} ms idle, at most ${maxStats}`);
+      // The count sees the follower's checks: one more check, at least one more stat.
+      await f.poll();
+      assert.ok(handles.counts.stats > stats, "a check stats the open file");
     } finally {
-      proto.read = read;
+      handles.restore();
     }
   });
 

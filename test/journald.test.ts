@@ -4,18 +4,17 @@
  * firewall) bans from them and resumes from its saved cursor.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { entryToLines } from "../src/sources/journald.js";
-import { cliFor, writeTestConfig } from "./helpers/daemon-config.js";
+import { cliFor, spawnWatch, writeTestConfig } from "./helpers/daemon-config.js";
 import { runOrSkip } from "./helpers/netns.js";
 import { waitFor } from "./helpers/wait.js";
 
-const root = join(import.meta.dirname, "..", "..");
-const main = join(root, "dist", "src", "cli", "main.js");
 const JOURNAL_REMOTE = "/usr/lib/systemd/systemd-journal-remote";
 
 /** True when journalctl, systemd-journal-remote and root (the CLI asks the daemon only as root) are here. */
@@ -148,11 +147,8 @@ function setup(t: TestContext) {
     bans: sipban.banned,
     /** Starts the daemon and waits until its journalctl reads: probes until one is read. */
     async start(): Promise<ChildProcess> {
-      const child = spawn(process.execPath, [main, "--config", config, "watch"], {
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      const child = spawnWatch(config, (text) => (output += text));
       children.push(child);
-      for (const stream of [child.stdout!, child.stderr!]) stream.on("data", (d: Buffer) => (output += d));
       await waitFor("the daemon", async () => (await status()).running !== false);
       return child;
     },
@@ -160,7 +156,7 @@ function setup(t: TestContext) {
     async probe(): Promise<void> {
       await waitFor("journalctl to follow the journal", async () => {
         writeJournal(s.file, [asterisk("VERBOSE[1402]: sipban test probe")]);
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
         return (await status()).sources[0]!.linesRead > 0;
       });
     },
@@ -240,7 +236,7 @@ describe("journald source", { concurrency: false }, () => {
     await waitFor("the ban", async () => (await s.bans()).includes("203.0.113.5"));
     // Three failures and the injection, each once; nothing from the forged lines or the history.
     await waitFor("4 failures", async () => (await s.failuresSeen()) === 4);
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     const status = await s.status();
     assert.equal(status.failuresSeen, 4);
     assert.equal(status.sources[0]!.injections, 1);
@@ -270,7 +266,7 @@ describe("journald source", { concurrency: false }, () => {
       rebooted(failure("198.51.100.40")),
     ]);
     await waitFor("2 more failures", async () => (await s.failuresSeen()) === 14);
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     assert.equal(await s.failuresSeen(), 14, "nothing counted twice");
     assert.deepEqual(
       (await s.bans()).sort(),

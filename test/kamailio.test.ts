@@ -8,62 +8,24 @@
  * passwords, from the friend namespace with the right one.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
-import { writeTestConfig } from "./helpers/daemon-config.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type CommandResult, runCommand } from "./helpers/command.js";
+import { cliFor, spawnWatch, testTableName, writeTestConfig } from "./helpers/daemon-config.js";
 import { createLab, type Host, requireRootOrSkip } from "./helpers/netns.js";
+import { waitFor } from "./helpers/wait.js";
 
-const root = join(import.meta.dirname, "..", "..");
-const main = join(root, "dist", "src", "cli", "main.js");
-const fixtures = join(root, "test", "fixtures", "kamailio");
+const fixtures = join(import.meta.dirname, "..", "..", "test", "fixtures", "kamailio");
 
 // The lab's echo agent holds UDP 5060 and 5070 on the pbx.
 const SIP_PORT = 5080;
 const MAXRETRY = 3;
 
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  ms = 5000,
-  explain: () => string = () => "",
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${explain()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(
-  command: string,
-  args: readonly string[],
-  options: { timeout: number; cwd?: string },
-): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(command, args, { ...options, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const e = err as (Error & { code?: number | string; killed?: boolean }) | null;
-      const code = e ? (typeof e.code === "number" ? e.code : -1) : 0;
-      resolve({
-        code,
-        stdout,
-        stderr: e?.killed ? `${stderr}\n(killed after ${options.timeout} ms)` : stderr,
-      });
-    });
-  });
-}
-
-interface SippResult extends Run {
+interface SippResult extends CommandResult {
   successful: number;
   failed: number;
 }
@@ -93,7 +55,10 @@ async function sipp(
     ...["-i", from.v4, "-m", String(calls), "-r", "10", "-l", "1"],
     ...["-recv_timeout", "2000", "-timeout", "10s", "-timeout_error", "-nd", "-nostdin"],
   ];
-  const result = await run("ip", ["netns", "exec", from.ns, "sipp", ...args], { timeout: 15_000, cwd });
+  const result = await runCommand("ip", ["netns", "exec", from.ns, "sipp", ...args], {
+    timeout: 15_000,
+    cwd,
+  });
   return {
     ...result,
     successful: counter(result.stdout, "Successful call"),
@@ -114,7 +79,7 @@ async function stopGroup(child: ChildProcess, graceMs = 2000): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) {
     const exited = new Promise((r) => child.once("exit", r));
     kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs))]);
+    await Promise.race([exited, sleep(graceMs)]);
   }
   kill("SIGKILL");
 }
@@ -124,13 +89,11 @@ interface Ban {
   evidence: { failures: number; reasons: string[]; users: string[]; services: string[] } | null;
 }
 
-let setupCount = 0;
-
 async function setup(t: TestContext) {
   const lab = await createLab();
   const dir = mkdtempSync(join(tmpdir(), "sipban-kamailio-"));
   const log = join(dir, "kamailio.log");
-  const table = `sbk${process.pid % 10000}${++setupCount}`;
+  const table = testTableName("sbk");
   const config = writeTestConfig(
     dir,
     [
@@ -178,39 +141,27 @@ async function setup(t: TestContext) {
     });
     const explain = () => `\nkamailio (exit ${child.exitCode}) said:\n${stdout}\n${kamailioLog()}`;
     await waitFor(
-      `Kamailio listening on ${pbx.v4}:${SIP_PORT}`,
+      () => `Kamailio listening on ${pbx.v4}:${SIP_PORT}${explain()}`,
       async () => {
         if (child.exitCode !== null) throw new Error(`kamailio exited${explain()}`);
         return (await pbx.exec("ss", ["-Hnlu", "src", `${pbx.v4}:${SIP_PORT}`])).trim() !== "";
       },
       10_000,
-      explain,
     );
     return child;
   }
 
   /** `sipban watch` inside the pbx namespace: its firewall is the pbx's. */
   function startSipban(): ChildProcess {
-    const child = spawn(
-      "ip",
-      ["netns", "exec", pbx.ns, process.execPath, main, "--config", config, "watch"],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-        detached: true,
-      },
-    );
-    child.stdout!.on("data", (d: Buffer) => {
-      output += d.toString();
-    });
-    child.stderr!.on("data", (d: Buffer) => {
-      output += d.toString();
+    const child = spawnWatch(config, (text) => (output += text), {
+      prefix: pbx.commandPrefix,
+      detached: true,
     });
     groups.push(child);
     return child;
   }
 
-  const cli = (args: string[]) =>
-    run(process.execPath, [main, "--config", config, ...args], { timeout: 10_000 });
+  const sipban = cliFor(config);
 
   return {
     lab,
@@ -221,14 +172,8 @@ async function setup(t: TestContext) {
     startKamailio,
     startSipban,
     output: () => output,
-    async bans(): Promise<Ban[]> {
-      const { stdout } = await cli(["bans", "--json"]);
-      return JSON.parse(stdout).bans;
-    },
-    async status(): Promise<Record<string, unknown> & { running?: boolean }> {
-      const { stdout } = await cli(["status", "--json"]);
-      return JSON.parse(stdout);
-    },
+    bans: () => sipban.bans<Ban>(),
+    status: () => sipban.status<Record<string, unknown>>(),
     kernelSet: () => pbx.exec("nft", ["list", "set", "inet", table, "v4"]),
   };
 }
@@ -250,8 +195,9 @@ describe("Kamailio registrar with sipban watch", { concurrency: false }, () => {
     const started = Date.now();
     await s.startKamailio();
     s.startSipban();
-    const explain = () => `\nsipban said:\n${s.output()}\nkamailio log:\n${s.kamailioLog()}`;
-    await waitFor("the daemon", async () => (await s.status()).running !== false, 10_000, explain);
+    const withLogs = (what: string) => () =>
+      `${what}\nsipban said:\n${s.output()}\nkamailio log:\n${s.kamailioLog()}`;
+    await waitFor(withLogs("the daemon"), async () => (await s.status()).running !== false, 10_000);
     const failuresSeen = async () => Number((await s.status()).failuresSeen);
 
     const friendBefore = await sipp(friend, pbx.v4, "register-ok", "friend", 1, s.dir);
@@ -263,24 +209,17 @@ describe("Kamailio registrar with sipban watch", { concurrency: false }, () => {
     assert.equal(early.code, 0, `the attacker's first attempts are answered: ${describeRun(early)}`);
     assert.equal(early.successful, MAXRETRY - 1);
     await waitFor(
-      `${MAXRETRY - 1} failures read`,
+      withLogs(`${MAXRETRY - 1} failures read`),
       async () => (await failuresSeen()) === MAXRETRY - 1,
-      5000,
-      explain,
     );
     assert.deepEqual(await s.bans(), [], "no ban before maxretry");
 
     const last = await sipp(attacker, pbx.v4, "register-wrong", "attacker", 1, s.dir);
     assert.equal(last.code, 0, `the attempt that reaches maxretry is answered: ${describeRun(last)}`);
-    const bans = await waitFor(
-      "the attacker's ban",
-      async () => {
-        const b = await s.bans();
-        return b.length > 0 ? b : undefined;
-      },
-      5000,
-      explain,
-    );
+    const bans = await waitFor(withLogs("the attacker's ban"), async () => {
+      const b = await s.bans();
+      return b.length > 0 ? b : undefined;
+    });
     assert.equal(bans.length, 1, JSON.stringify(bans));
     const ban = bans[0]!;
     assert.equal(ban.ip, attacker.v4);

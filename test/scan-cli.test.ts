@@ -1,30 +1,18 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
+import { type CommandResult, runCommand } from "./helpers/command.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const sipban = join(root, "bin", "sipban");
 const sample = join(root, "examples", "asterisk-messages.log");
 
-async function scan(
-  args: string[],
-  input?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      sipban,
-      ["scan", ...args],
-      { env: { ...process.env, SSH_CONNECTION: "" } },
-      (err, stdout, stderr) => {
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
-    if (input !== undefined) child.stdin!.end(input);
-  });
+/** `sipban scan` through the package's launcher, bin/sipban. */
+function scan(args: string[], input?: string): Promise<CommandResult> {
+  return runCommand(sipban, ["scan", ...args], { env: { ...process.env, SSH_CONNECTION: "" }, input });
 }
 
 describe("sipban scan", () => {

@@ -3,21 +3,19 @@
  * that cut lines anywhere, as a pipe delivers them.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
-import { cliFor, writeTestConfig } from "./helpers/daemon-config.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { cliFor, spawnWatch, writeTestConfig } from "./helpers/daemon-config.js";
+import { failureLine as failure } from "./helpers/log-lines.js";
 import { runOrSkip } from "./helpers/netns.js";
-import { failureLine as failure, waitFor } from "./helpers/wait.js";
-
-const root = join(import.meta.dirname, "..", "..");
-const main = join(root, "dist", "src", "cli", "main.js");
+import { waitFor } from "./helpers/wait.js";
 
 const traffic = "[2026-11-21 10:00:00] VERBOSE[4243] pbx.c: -- Executing [s@default:1] Answer()\n";
 
-const pause = () => new Promise((r) => setTimeout(r, 100));
+const pause = () => sleep(100);
 
 interface Status {
   running?: boolean;
@@ -35,11 +33,8 @@ async function startDaemon(t: TestContext) {
     "  maxretry: 3",
     "  findtime: 10m",
   ]);
-  const child: ChildProcess = spawn(process.execPath, [main, "--config", config, "watch"], {
-    stdio: ["pipe", "pipe", "pipe"],
-  });
   let output = "";
-  for (const stream of [child.stdout!, child.stderr!]) stream.on("data", (d: Buffer) => (output += d));
+  const child = spawnWatch(config, (text) => (output += text), { stdin: "pipe" });
   t.after(() => {
     child.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });

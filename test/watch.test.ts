@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import {
   appendFileSync,
   closeSync,
@@ -14,12 +14,16 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
-import { writeTestConfig } from "./helpers/daemon-config.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { cliFor, spawnWatch, testTableName, writeTestConfig } from "./helpers/daemon-config.js";
+import { failureLine as failure } from "./helpers/log-lines.js";
 import { createLab, type Lab, requireRootOrSkip } from "./helpers/netns.js";
-import { failureLine as failure, waitFor } from "./helpers/wait.js";
+import { waitFor } from "./helpers/wait.js";
 
-const root = join(import.meta.dirname, "..", "..");
-const main = join(root, "dist", "src", "cli", "main.js");
+interface Ban {
+  ip: string;
+  evidence: { failures: number; sample?: string } | null;
+}
 
 interface Setup {
   lab: Lab;
@@ -30,22 +34,17 @@ interface Setup {
   start(): ChildProcess;
   /** What the daemons started so far logged. */
   output(): string;
-  /** Runs the CLI with the test's configuration (or another file). */
-  cli(args: string[], configFile?: string): Promise<{ code: number; stdout: string; stderr: string }>;
-  bans(
-    configFile?: string,
-  ): Promise<Array<{ ip: string; evidence: { failures: number; sample?: string } | null }>>;
+  /** The bans listed, as the test's configuration (or another file) lists them. */
+  bans(configFile?: string): Promise<Ban[]>;
   status(): Promise<Record<string, unknown> & { running?: boolean }>;
   kernelSet(): Promise<string>;
 }
-
-let setupCount = 0;
 
 async function setup(t: TestContext, policy = "maxretry: 3"): Promise<Setup> {
   const lab = await createLab(t);
   const dir = mkdtempSync(join(tmpdir(), "sipban-watch-"));
   const log = join(dir, "messages.log");
-  const table = `sbw${process.pid % 10000}${++setupCount}`;
+  const table = testTableName("sbw");
   const config = writeTestConfig(
     dir,
     ["sources:", `  - file: ${log}`, "    from: start", "policy:", `  ${policy}`, "  findtime: 10m"],
@@ -56,16 +55,7 @@ async function setup(t: TestContext, policy = "maxretry: 3"): Promise<Setup> {
   t.after(() => {
     for (const c of children) c.kill("SIGKILL");
   });
-  const cli = (args: string[], configFile = config) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(
-        process.execPath,
-        [main, "--config", configFile, ...args],
-        { timeout: 10_000 },
-        (err, stdout, stderr) =>
-          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
+  const sipban = cliFor(config);
   return {
     lab,
     dir,
@@ -74,32 +64,13 @@ async function setup(t: TestContext, policy = "maxretry: 3"): Promise<Setup> {
     table,
     // The daemon runs inside the pbx namespace: its firewall is the pbx's.
     start() {
-      const child = spawn(
-        "ip",
-        ["netns", "exec", lab.pbx.ns, process.execPath, main, "--config", config, "watch"],
-        {
-          stdio: ["ignore", "pipe", "pipe"],
-        },
-      );
-      child.stdout!.on("data", (d: Buffer) => {
-        output += d.toString();
-      });
-      child.stderr!.on("data", (d: Buffer) => {
-        output += d.toString();
-      });
+      const child = spawnWatch(config, (text) => (output += text), { prefix: lab.pbx.commandPrefix });
       children.push(child);
       return child;
     },
     output: () => output,
-    cli,
-    async bans(configFile?: string) {
-      const { stdout } = await cli(["bans", "--json"], configFile);
-      return JSON.parse(stdout).bans;
-    },
-    async status() {
-      const { stdout } = await cli(["status", "--json"]);
-      return JSON.parse(stdout);
-    },
+    bans: (configFile) => sipban.bans<Ban>(configFile),
+    status: () => sipban.status<Record<string, unknown>>(),
     kernelSet: () => lab.pbx.exec("nft", ["list", "set", "inet", table, "v4"]),
   };
 }
@@ -154,7 +125,7 @@ describe("sipban watch with a real kernel", { concurrency: false }, () => {
     writeFileSync(s.log, "");
     appendFileSync(s.log, failure(ip).repeat(4));
     await waitFor("26 failures after the truncation", async () => (await failuresSeen()) === 26);
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     assert.equal(await failuresSeen(), 26, "nothing counted twice");
   });
 
@@ -205,7 +176,7 @@ describe("sipban watch with a real kernel", { concurrency: false }, () => {
     const s = await setup(t);
     s.start();
     await waitFor("the daemon", () => running(s));
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     writeFileSync(s.log, failure("198.51.100.202").repeat(3));
     await waitFor("the ban", async () => (await s.bans()).some((b) => b.ip === "198.51.100.202"));
   });

@@ -1,8 +1,7 @@
-import { execFile } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-
-const main = join(import.meta.dirname, "..", "..", "src", "cli", "main.js");
+import { runCommand, sipbanCommand } from "./command.js";
 
 /**
  * Writes the configuration a test's daemon or CLI runs with: state and socket inside `dir`, the
@@ -29,18 +28,55 @@ export function writeTestConfig(dir: string, lines: readonly string[], table?: s
   return config;
 }
 
+let tables = 0;
+
+/** An nftables table name for one test's firewall: `tag`, then unique to this process and call. */
+export function testTableName(tag: string): string {
+  return `${tag}${process.pid % 10000}${++tables}`;
+}
+
+export interface WatchOptions {
+  /** Put before the command: a lab host's `commandPrefix` runs the daemon (and its firewall) there. */
+  prefix?: readonly string[];
+  /** In a process group of its own, so that it can be stopped with whatever it started. */
+  detached?: boolean;
+  /** "pipe" for a daemon that reads its standard input. */
+  stdin?: "ignore" | "pipe";
+}
+
+/** Starts `sipban watch` with `config`; what it prints, on stdout and stderr, goes to `print`. */
+export function spawnWatch(
+  config: string,
+  print: (text: string) => void,
+  options: WatchOptions = {},
+): ChildProcess {
+  const [command, args] = sipbanCommand(config, ["watch"], options.prefix);
+  const child = spawn(command, args, {
+    stdio: [options.stdin ?? "ignore", "pipe", "pipe"],
+    detached: options.detached,
+  });
+  for (const stream of [child.stdout!, child.stderr!]) stream.on("data", (d: Buffer) => print(d.toString()));
+  return child;
+}
+
 /** The sipban CLI run with `config`, for asking a daemon what it holds. */
 export function cliFor(config: string) {
-  const run = (args: string[]) =>
-    new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, [main, "--config", config, ...args], { timeout: 10_000 }, (err, stdout) =>
-        err ? reject(err) : resolve(stdout),
-      );
-    });
+  const run = (args: string[], configFile = config) =>
+    runCommand(...sipbanCommand(configFile, args), { timeout: 10_000 });
+  /** What a `--json` command printed; rejects, with its stderr, when it failed. */
+  const json = async (args: string[], configFile?: string) => {
+    const result = await run(args, configFile);
+    if (result.code !== 0) {
+      throw new Error(`sipban ${args.join(" ")} exited with ${result.code}: ${result.stderr.trim()}`);
+    }
+    return JSON.parse(result.stdout);
+  };
+  /** The bans listed; with `configFile`, as another configuration (naming the same state) lists them. */
+  const bans = async <Ban extends { ip: string } = { ip: string }>(configFile?: string) =>
+    (await json(["bans", "--json"], configFile)).bans as Ban[];
   return {
-    run,
-    status: async <T>() => JSON.parse(await run(["status", "--json"])) as T & { running?: boolean },
-    banned: async () =>
-      (JSON.parse(await run(["bans", "--json"])).bans as Array<{ ip: string }>).map((b) => b.ip),
+    status: async <T>() => (await json(["status", "--json"])) as T & { running?: boolean },
+    bans,
+    banned: async () => (await bans()).map((b) => b.ip),
   };
 }

@@ -1,6 +1,15 @@
-/** Polls `probe` until it gives a value (not undefined or false), or fails after `ms`. */
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** Between probes: short, as most probes are cheap checks inside the test's own process. */
+const POLL_MS = 10;
+
+/**
+ * Polls `probe` until it gives a value (not undefined or false) and returns that value; fails after
+ * `ms`. `what` names what is awaited; as a function it is called only when the wait times out, so
+ * the failure can show the state seen then.
+ */
 export async function waitFor<T>(
-  what: string,
+  what: string | (() => string),
   probe: () => Promise<T | undefined | false> | T | undefined | false,
   ms = 5000,
 ): Promise<T> {
@@ -8,15 +17,9 @@ export async function waitFor<T>(
   for (;;) {
     const value = await probe();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${ms} ms waiting for ${typeof what === "string" ? what : what()}`);
+    }
+    await sleep(POLL_MS);
   }
-}
-
-/** A chan_sip failure line for `ip`, stamped now, in Asterisk's own log file layout. */
-export function failureLine(ip: string, user = "1001"): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, "0");
-  const stamp = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-  return `[${stamp}] NOTICE[4242] chan_sip.c: Registration from '<sip:${user}@192.0.2.10>' failed for '${ip}:5060' - Wrong password\n`;
 }

@@ -1,0 +1,63 @@
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+
+/** The built CLI's entry point, run with node (tests run from dist/test). */
+export const sipbanMain = join(import.meta.dirname, "..", "..", "src", "cli", "main.js");
+
+export interface CommandResult {
+  /** The exit status; -1 when there is none (killed, or never started). */
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CommandOptions {
+  /** Killed after this many ms (stderr then says so). */
+  timeout?: number;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Written to its standard input, which is then closed. */
+  input?: string;
+}
+
+/**
+ * Runs `command` to its end and resolves with what it printed and its exit status; never rejects,
+ * so a test can assert on a failing run. A run without an exit status gets -1, never a status a
+ * test may expect from a refusal.
+ */
+export function runCommand(
+  command: string,
+  args: readonly string[],
+  options: CommandOptions = {},
+): Promise<CommandResult> {
+  const { input, ...execOptions } = options;
+  return new Promise((resolve) => {
+    const child = execFile(
+      command,
+      args,
+      { ...execOptions, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const failure = err as (Error & { code?: number | string; killed?: boolean }) | null;
+        resolve({
+          code: failure ? (typeof failure.code === "number" ? failure.code : -1) : 0,
+          stdout,
+          stderr: failure?.killed ? `${stderr}\n(killed after ${options.timeout} ms)` : stderr,
+        });
+      },
+    );
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+
+/**
+ * The command and arguments that run the built CLI with `config` and `args`, behind `prefix`
+ * (e.g. a lab host's `ip netns exec <ns>`, to run it in that namespace).
+ */
+export function sipbanCommand(
+  config: string,
+  args: readonly string[],
+  prefix: readonly string[] = [],
+): [string, string[]] {
+  const [command, ...rest] = [...prefix, process.execPath, sipbanMain, "--config", config, ...args];
+  return [command!, rest];
+}
