@@ -8,6 +8,7 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  rmSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
@@ -54,6 +55,7 @@ async function setup(t: TestContext, policy = "maxretry: 3"): Promise<Setup> {
   let output = "";
   t.after(() => {
     for (const c of children) c.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
   });
   const sipban = cliFor(config);
   return {
