@@ -26,7 +26,10 @@ export interface DetectorOptions {
   referenceTime?: number;
   /** Called for every line that was looked at, with what became of it. */
   observe?: (line: string, outcome: LineOutcome) => void;
-  /** The source is followed live: lines that carry no time (Kamailio on stderr) happened now. */
+  /**
+   * The source is followed live: lines that carry no time (Kamailio on stderr) happened now, and
+   * a yearless date takes the year of now (not of when the detector was made).
+   */
   clock?: () => number;
 }
 
@@ -147,7 +150,7 @@ export class Detector {
     /** Receives each failure, once, when the split guard has let its line through. */
     private readonly emit: (event: FailureEvent) => void,
   ) {
-    this.timestamps = new TimestampParser(options.referenceTime ?? Date.now());
+    this.timestamps = new TimestampParser(options.referenceTime ?? Date.now(), options.clock);
     this.layout = new LayoutParser(this.timestamps, options.clock);
     this.lastTime = this.timestamps.reference();
     const allLiterals = [...new Set(options.rules.flatMap((r) => r.literals))];

@@ -19,23 +19,21 @@ const FUTURE_SLACK_MS = 2 * 24 * 3600 * 1000;
 
 /**
  * Turns the date texts servers write into epoch milliseconds. Yearless dates (`Mar  5 10:00:01`,
- * `03-05 10:00:01.123456`)
- * take the year of the reference time (a scanned file's modification time, or now), one year
- * earlier when that would put them in the future.
+ * `03-05 10:00:01.123456`) take the year of the reference time, one year earlier when that would
+ * put them in the future. The reference is a scanned file's modification time, or, for a source
+ * followed live, the clock: a daemon that has run for weeks must still date its lines in the present.
  */
 export class TimestampParser {
   private lastText = "";
   private lastTime = Number.NaN;
 
-  constructor(private referenceMs: number = Date.now()) {}
+  constructor(
+    private readonly referenceMs: number = Date.now(),
+    private readonly clock?: () => number,
+  ) {}
 
   reference(): number {
-    return this.referenceMs;
-  }
-
-  setReference(ms: number): void {
-    this.referenceMs = ms;
-    this.lastText = "";
+    return this.clock ? this.clock() : this.referenceMs;
   }
 
   /** Epoch ms, or NaN when the text is not a date this parser knows. */
@@ -50,9 +48,10 @@ export class TimestampParser {
 
   /** A local time without a year: the reference time's year, or the year before it. */
   private yearless(month: number, day: number, h: number, mi: number, s: number, ms: number): number {
-    const year = new Date(this.referenceMs).getFullYear();
+    const reference = this.reference();
+    const year = new Date(reference).getFullYear();
     const t = new Date(year, month, day, h, mi, s, ms).getTime();
-    if (t <= this.referenceMs + FUTURE_SLACK_MS) return t;
+    if (t <= reference + FUTURE_SLACK_MS) return t;
     return new Date(year - 1, month, day, h, mi, s, ms).getTime();
   }
 

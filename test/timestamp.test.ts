@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { defaultConfig } from "../src/config/defaults.js";
+import { Detector } from "../src/detect/detector.js";
+import type { FailureEvent } from "../src/detect/event.js";
+import { buildRules } from "../src/detect/ruleset.js";
+import { TimestampParser } from "../src/detect/timestamp.js";
+
+const DAY = 24 * 3600_000;
+
+describe("yearless dates", () => {
+  it("take the reference's year, or the year before when they would be in the future", () => {
+    const parser = new TimestampParser(new Date(2024, 0, 2, 12).getTime());
+    assert.equal(new Date(parser.parse("Jan  2 10:00:01")).getFullYear(), 2024);
+    assert.equal(new Date(parser.parse("Dec 31 23:59:59")).getFullYear(), 2023, "read just after New Year");
+    assert.equal(parser.parse("12-31 23:59:59.5"), new Date(2023, 11, 31, 23, 59, 59, 500).getTime());
+    assert.equal(parser.parse("01-03 10:00:00"), new Date(2024, 0, 3, 10).getTime(), "within the slack");
+  });
+
+  it("follow a moving clock: a source read live for weeks keeps dating its lines in the present", () => {
+    let now = new Date(2024, 2, 5, 10).getTime();
+    const parser = new TimestampParser(now, () => now);
+    assert.equal(parser.parse("Mar  5 10:00:01"), new Date(2024, 2, 5, 10, 0, 1).getTime());
+    now += 20 * DAY;
+    assert.equal(parser.parse("Mar 25 10:00:01"), new Date(2024, 2, 25, 10, 0, 1).getTime());
+    now = new Date(2025, 0, 1, 0, 0, 5).getTime();
+    assert.equal(parser.parse("Jan  1 00:00:04"), new Date(2025, 0, 1, 0, 0, 4).getTime(), "across New Year");
+    assert.equal(parser.parse("Dec 31 23:59:59"), new Date(2024, 11, 31, 23, 59, 59).getTime());
+  });
+
+  it("are dated in the present by a detector following a live source, however long it has run", () => {
+    let now = new Date(2024, 2, 5, 10).getTime();
+    const events: FailureEvent[] = [];
+    const detector = new Detector({ rules: buildRules(defaultConfig().detect), clock: () => now }, (e) =>
+      events.push(e),
+    );
+    now += 30 * DAY;
+    const line =
+      "[Apr  4 10:00:01] NOTICE[4242] chan_sip.c: Registration from '<sip:100@192.0.2.10>' failed for '203.0.113.5:5060' - Wrong password";
+    detector.line(line, 0);
+    detector.flush();
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.time, new Date(2024, 3, 4, 10, 0, 1).getTime());
+  });
+});
