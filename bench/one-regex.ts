@@ -1,8 +1,9 @@
 // The least a Node scanner that reads failures can cost: sipban's search for one literal, then,
 // for each line found, the line decoded, one regular expression for the two commonest formats
-// (chan_sip registration, PJSIP request) and a count per address. No other format, no layouts,
-// no split guard, pairing, policy or report: what the scan benchmark's target leaves room for.
-//   node dist/bench/one-regex.js FILE   -> prints "<address> <failures>" per address
+// (chan_sip registration, PJSIP request) and a count per address text as written (`ip:port`,
+// as the old cron script counts). No other format, no layouts, no split guard, pairing, policy
+// or report: what the scan benchmark's target leaves room for.
+//   node dist/bench/one-regex.js FILE   -> prints "<address text> <failures>" per address text
 import { pathToFileURL } from "node:url";
 import { scanInput } from "../src/sources/file-reader.js";
 import { LineScanner } from "../src/sources/line-scanner.js";

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
+import { escapeRegExp } from "../src/util/escape-regexp.js";
 import { type CommandResult, runCommand, sipbanCommand } from "./helpers/command.js";
 import { testTableName, writeTestConfig } from "./helpers/daemon-config.js";
 import { failureLine } from "./helpers/log-lines.js";
 import { createLab, type Lab, requireRootOrSkip } from "./helpers/netns.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
 interface Cli {
   lab: Lab;
@@ -18,7 +19,7 @@ interface Cli {
 
 async function cli(t: TestContext, extra: string[] = []): Promise<Cli> {
   const lab = await createLab(t);
-  const dir = mkdtempSync(join(tmpdir(), "sipban-cli-"));
+  const dir = tempDir(t, "sipban-cli-");
   const table = testTableName("sbc");
   const config = writeTestConfig(dir, ["policy:", "  maxretry: 3", ...extra], table);
   // Outside an SSH session unless the test says otherwise: the CLI guards the admin's address.
@@ -53,7 +54,7 @@ describe("ban, unban, bans, firewall and scan --ban against a real kernel", { co
     assert.equal(list.bans[0].reason, "test");
     const listed = (await run(["bans"])).stdout;
     assert.match(listed, /ADDRESS\s+SINCE\s+UNTIL\s+IN FIREWALL\s+REASON/);
-    assert.match(listed, new RegExp(`${lab.attacker.v4.replaceAll(".", "\\.")}\\s.*\\syes\\s+test`));
+    assert.match(listed, new RegExp(`${escapeRegExp(lab.attacker.v4)}\\s.*\\syes\\s+test`));
     assert.equal((await run(["unban", lab.attacker.v4])).code, 0);
     await lab.attacker.sendUdp(lab.pbx.v4, 5060, "REGISTER unbanned");
     assert.ok(await lab.pbx.received("REGISTER unbanned"));

@@ -366,7 +366,7 @@ describe("FileFollower", () => {
     assert.deepEqual(seen.events, ["rotated"]);
   });
 
-  it("an idle follower does not spin: one check a poll interval, and no reads", async () => {
+  it("an idle follower does not spin: one check a poll interval, at most one read", async () => {
     const pollIntervalMs = 250;
     writeFileSync(log, text(range(1, 1000)));
     const [f, seen] = follow("start", { pollIntervalMs });

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { type CommandResult, runCommand } from "./helpers/command.js";
+import { tempDir } from "./helpers/temp-dir.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const sipban = join(root, "bin", "sipban");
@@ -50,8 +50,8 @@ describe("sipban scan", () => {
     assert.equal(await wouldBan("203.0.113.77", "--maxretry", "3", "--findtime", "30s"), false);
   });
 
-  it("reads gzip-rotated files and standard input alike", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sipban-"));
+  it("reads gzip-rotated files and standard input alike", async (t) => {
+    const dir = tempDir(t, "sipban-");
     const line =
       "[Mar  5 10:00:01] NOTICE[1] chan_sip.c: Registration from '<sip:1@192.0.2.10>' failed for '203.0.113.50:5060' - Wrong password\n";
     writeFileSync(join(dir, "messages.1.gz"), gzipSync(line.repeat(3)));
@@ -61,8 +61,8 @@ describe("sipban scan", () => {
     assert.equal(stdin.offenders[0].failures, 2);
   });
 
-  it("counts a last line without a newline and lines split across read chunks", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sipban-"));
+  it("counts a last line without a newline and lines split across read chunks", async (t) => {
+    const dir = tempDir(t, "sipban-");
     const filler = `[Mar  5 10:00:00] VERBOSE[1] pbx.c: ${"x".repeat(200)}\n`;
     const fail =
       "[Mar  5 10:00:01] NOTICE[1] chan_sip.c: Registration from '<sip:1@192.0.2.10>' failed for '203.0.113.51:5060' - Wrong password\n";
@@ -88,8 +88,8 @@ describe("sipban scan", () => {
     assert.match(stdout, /^NO MATCH .*Executing \[100@honeypot:2\]/m);
   });
 
-  it("gives a one-line error and a non-zero exit for bad inputs", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sipban-"));
+  it("gives a one-line error and a non-zero exit for bad inputs", async (t) => {
+    const dir = tempDir(t, "sipban-");
     mkdirSync(join(dir, "sub"));
     writeFileSync(join(dir, "bin.log"), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0, 1, 2]));
     for (const [path, message] of [
@@ -105,8 +105,8 @@ describe("sipban scan", () => {
     }
   });
 
-  it("refuses a bad configuration with file and line, and runs nothing", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sipban-"));
+  it("refuses a bad configuration with file and line, and runs nothing", async (t) => {
+    const dir = tempDir(t, "sipban-");
     writeFileSync(join(dir, "bad.yaml"), "policy:\n  maxretry: 5\n  findtime: soon\n");
     const { code, stdout, stderr } = await scan(["--config", join(dir, "bad.yaml"), sample]);
     assert.equal(code, 2);

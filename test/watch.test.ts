@@ -4,21 +4,19 @@ import {
   appendFileSync,
   closeSync,
   copyFileSync,
-  mkdtempSync,
   openSync,
   readFileSync,
   renameSync,
-  rmSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { cliFor, spawnWatch, testTableName, writeTestConfig } from "./helpers/daemon-config.js";
 import { failureLine as failure } from "./helpers/log-lines.js";
 import { createLab, type Lab, requireRootOrSkip } from "./helpers/netns.js";
+import { tempDir } from "./helpers/temp-dir.js";
 import { waitFor } from "./helpers/wait.js";
 
 interface Ban {
@@ -41,9 +39,21 @@ interface Setup {
   kernelSet(): Promise<string>;
 }
 
+/** Kills a child and resolves once it has exited (so nothing it writes outlives the test). */
+function killAndWait(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGKILL");
+  });
+}
+
 async function setup(t: TestContext, policy = "maxretry: 3"): Promise<Setup> {
+  // Hooks run in the order added: the daemons are gone before their namespaces and files are.
+  const children: ChildProcess[] = [];
+  t.after(() => Promise.all(children.map(killAndWait)));
   const lab = await createLab(t);
-  const dir = mkdtempSync(join(tmpdir(), "sipban-watch-"));
+  const dir = tempDir(t, "sipban-watch-");
   const log = join(dir, "messages.log");
   const table = testTableName("sbw");
   const config = writeTestConfig(
@@ -51,12 +61,7 @@ async function setup(t: TestContext, policy = "maxretry: 3"): Promise<Setup> {
     ["sources:", `  - file: ${log}`, "    from: start", "policy:", `  ${policy}`, "  findtime: 10m"],
     table,
   );
-  const children: ChildProcess[] = [];
   let output = "";
-  t.after(() => {
-    for (const c of children) c.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
-  });
   const sipban = cliFor(config);
   return {
     lab,

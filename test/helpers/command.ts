@@ -45,7 +45,9 @@ export function runCommand(
         });
       },
     );
-    if (input !== undefined) child.stdin!.end(input);
+    // Closed either way, so a child that reads it sees its end; it may exit before reading.
+    child.stdin?.on("error", () => {});
+    child.stdin?.end(input);
   });
 }
 

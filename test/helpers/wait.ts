@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
-/** Between probes: short, as most probes are cheap checks inside the test's own process. */
+/** Between probes: short. A probe that starts a process (the CLI) takes longer than this itself. */
 const POLL_MS = 10;
 
 /**
