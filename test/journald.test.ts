@@ -5,14 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { entryToLines } from "../src/sources/journald.js";
-import { cliFor, spawnWatch, writeTestConfig } from "./helpers/daemon-config.js";
+import { cliFor, killAndWait, spawnWatch, writeTestConfig } from "./helpers/daemon-config.js";
 import { runOrSkip } from "./helpers/netns.js";
+import { tempDir } from "./helpers/temp-dir.js";
 import { waitFor } from "./helpers/wait.js";
 
 const JOURNAL_REMOTE = "/usr/lib/systemd/systemd-journal-remote";
@@ -118,7 +118,10 @@ interface Status {
 
 /** A daemon (dry-run firewall) following the journal files in `<dir>/journal`. */
 function setup(t: TestContext) {
-  const dir = mkdtempSync(join(tmpdir(), "sipban-journald-"));
+  // Hooks run in the order added: the daemons are gone before their files are.
+  const children: ChildProcess[] = [];
+  t.after(() => Promise.all(children.map(killAndWait)));
+  const dir = tempDir(t, "sipban-journald-");
   const journal = join(dir, "journal");
   mkdirSync(journal);
   const config = writeTestConfig(dir, [
@@ -130,12 +133,7 @@ function setup(t: TestContext) {
     "  maxretry: 3",
     "  findtime: 10m",
   ]);
-  const children: ChildProcess[] = [];
   let output = "";
-  t.after(() => {
-    for (const c of children) c.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
-  });
   const sipban = cliFor(config);
   const status = () => sipban.status<Status>();
   const s = {
@@ -173,8 +171,7 @@ function setup(t: TestContext) {
 describe("journald source", { concurrency: false }, () => {
   test("entryToLines reads what journalctl -o json prints of a real journal", (t) => {
     if (!requireJournalOrSkip(t)) return;
-    const dir = mkdtempSync(join(tmpdir(), "sipban-journal-"));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t, "sipban-journal-");
     const split = splitRecord();
     writeJournal(join(dir, "system.journal"), [
       failure("203.0.113.5"),

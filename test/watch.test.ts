@@ -13,7 +13,7 @@ import {
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { cliFor, spawnWatch, testTableName, writeTestConfig } from "./helpers/daemon-config.js";
+import { cliFor, killAndWait, spawnWatch, testTableName, writeTestConfig } from "./helpers/daemon-config.js";
 import { failureLine as failure } from "./helpers/log-lines.js";
 import { createLab, type Lab, requireRootOrSkip } from "./helpers/netns.js";
 import { tempDir } from "./helpers/temp-dir.js";
@@ -37,15 +37,6 @@ interface Setup {
   bans(configFile?: string): Promise<Ban[]>;
   status(): Promise<Record<string, unknown> & { running?: boolean }>;
   kernelSet(): Promise<string>;
-}
-
-/** Kills a child and resolves once it has exited (so nothing it writes outlives the test). */
-function killAndWait(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
-  });
 }
 
 async function setup(t: TestContext, policy = "maxretry: 3"): Promise<Setup> {

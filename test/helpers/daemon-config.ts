@@ -59,6 +59,15 @@ export function spawnWatch(
   return child;
 }
 
+/** Kills a child and resolves once it has exited (so nothing it writes outlives the test). */
+export function killAndWait(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGKILL");
+  });
+}
+
 /** The sipban CLI run with `config`, for asking a daemon what it holds. */
 export function cliFor(config: string) {
   const run = (args: string[], configFile = config) =>
