@@ -1,7 +1,8 @@
 // The first stages of `sipban scan` alone, to show where its time goes: the file in chunks, the
 // WebAssembly search for the rules' literals, the line count, and each line found decoded (the
-// part the Node floor, bench/floor.ts, compares with); with --detect, also the detector
-// (layouts, rules, split guard, pairing), but no counting per address, policy or report.
+// part the Node floor, bench/floor.ts, compares with); with --detect, also the detector as scan
+// runs it (the WebAssembly parser, layouts, rules, split guard, pairing), but no counting per
+// address, policy or report.
 //   node dist/bench/line-search-only.js [--detect] FILE   -> prints "<lines> <lines found> <events>"
 import { pathToFileURL } from "node:url";
 import { defaultConfig } from "../src/config/defaults.js";
@@ -16,13 +17,19 @@ export async function searchOnly(
 ): Promise<{ lines: number; found: number; events: number }> {
   let found = 0;
   let events = 0;
-  const detector = new Detector({ rules: buildRules(defaultConfig().detect) }, () => {
+  const detector = new Detector({ rules: buildRules(defaultConfig().detect), parsedLines: detect }, () => {
     events++;
   });
   const scanner = new LineScanner((sample) => detector.literalsFor(sample), {
     line: (text, offset) => {
       found++;
       if (detect) detector.line(text, offset);
+    },
+    parser: detector.parser,
+    parsed: (fields, at, chunk, offset, length) => {
+      const took = detector.parsed(fields, at, chunk, offset, length);
+      if (took) found++;
+      return took;
     },
   });
   await scanInput(path, scanner);

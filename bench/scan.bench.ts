@@ -202,8 +202,16 @@ export async function run(): Promise<void> {
       lines: truth.lines,
       samples: [],
     },
+    {
+      name: "sipban scan without its parser",
+      argv: [node, join(ROOT, "dist/bench/scan-without-parser.js"), logPath],
+      timeoutMs: 120_000,
+      lines: truth.lines,
+      samples: [],
+    },
   ];
   const oneRegex = contenders[5]!;
+  const withoutParser = contenders[6]!;
   // The script sipban replaces, as cron ran it (its reading and counting; no iptables).
   let oldScript: Contender | undefined;
   if (spawnSync("perl", ["-e", "1"], { stdio: "ignore" }).status === 0) {
@@ -330,6 +338,13 @@ export async function run(): Promise<void> {
     rssOf(searchDetect),
     "no counting, policy or report",
   );
+  row(
+    withoutParser.name,
+    cpuOf(withoutParser),
+    truth.lines,
+    rssOf(withoutParser),
+    "every line through the rules (no JSON printed)",
+  );
   // What the naive scanners find, of the log's failures.
   const foundOf = (c: Contender) => {
     const found = failuresListed(c.samples.at(-1)!.stdout);
@@ -374,6 +389,9 @@ export async function run(): Promise<void> {
   console.log(
     `one regex in Node vs Node floor: ${fmt(cpuOf(oneRegex) / cpuOf(floor), 1)}x (reading the two commonest formats, nothing else)`,
   );
+  console.log(
+    `sipban scan without its WebAssembly parser: ${fmt(cpuOf(withoutParser) / sipbanCpu, 1)}x the CPU of scan with it`,
+  );
   const found = Number(searchAlone.samples.at(-1)!.stdout.trim().split(" ")[1]);
   const perLine = (seconds: number) => `${fmt((seconds / found) * 1e6)} µs a line`;
   console.log(
@@ -401,6 +419,11 @@ export async function run(): Promise<void> {
       `the line search alone counted ${searchLines} lines and found ${searchFound}: the log has ${truth.lines} lines`,
     );
   if (f2b) checkFail2ban(f2b, truth);
+  const [, withoutParserFailures] = withoutParser.samples.at(-1)!.stdout.trim().split(" ").map(Number);
+  if (withoutParserFailures !== truth.failures)
+    problems.push(
+      `scan without its parser counted ${withoutParserFailures} failures: the log has ${truth.failures}`,
+    );
 
   const last = sipban.samples.at(-1)!;
   const report = JSON.parse(last.stdout) as {

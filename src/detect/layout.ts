@@ -39,7 +39,7 @@ export class LayoutParser {
     if (whole) {
       // ast_trace_log() indents its messages (`res_pjsip_session.c:  anonymous: Call ...`).
       return {
-        time: this.time(whole[1]!),
+        time: this.timeOf(whole[1]!),
         level: whole[2]!,
         component: whole[3] ?? whole[4]!,
         message: whole[5]!.trimStart(),
@@ -47,11 +47,11 @@ export class LayoutParser {
     }
     const m = ASTERISK_FILE.exec(line);
     if (!m) return null;
-    return this.asteriskBody(this.time(m[1]!), m[2]!, m[3]!);
+    return this.asteriskBody(this.timeOf(m[1]!), m[2]!, m[3]!);
   }
 
   private parseSyslogBody(date: string, program: string, body: string): LogRecord | null {
-    const time = this.time(date);
+    const time = this.timeOf(date);
     const m = ASTERISK_SYSLOG_BODY.exec(body);
     if (m) return this.asteriskBody(time, m[1]!, m[2]!);
     if (program === "kamailio") {
@@ -69,10 +69,10 @@ export class LayoutParser {
   // `[uuid ]date [idle% ][LEVEL] file:line [func() ]msg`, or the older `date [LEVEL] [TAG] [file:line] msg`.
   private parseFreeSwitch(line: string, time?: number): LogRecord | null {
     const m = FREESWITCH.exec(line);
-    if (m) return { time: time ?? this.time(m[1]!), level: m[2]!, component: m[3]!, message: m[4]! };
+    if (m) return { time: time ?? this.timeOf(m[1]!), level: m[2]!, component: m[3]!, message: m[4]! };
     const o = FREESWITCH_OLD.exec(line);
     if (!o) return null;
-    return { time: time ?? this.time(o[1]!), level: o[2]!, component: o[3]!, message: o[4]! };
+    return { time: time ?? this.timeOf(o[1]!), level: o[2]!, component: o[3]!, message: o[4]! };
   }
 
   // Kamailio's stderr (`-E`) carries no time: the line gets the time of the last dated one.
@@ -110,14 +110,15 @@ export class LayoutParser {
     if (typeof logmsg !== "object" || logmsg === null || typeof logmsg.message !== "string") return null;
     const message = logmsg.message.endsWith("\n") ? logmsg.message.slice(0, -1) : logmsg.message;
     return {
-      time: this.time(typeof record.timestamp === "string" ? record.timestamp : ""),
+      time: this.timeOf(typeof record.timestamp === "string" ? record.timestamp : ""),
       level: typeof logmsg.level === "string" ? logmsg.level : "",
       component: typeof logmsg.location?.filename === "string" ? logmsg.location.filename : "",
       message,
     };
   }
 
-  private time(text: string): number {
+  /** The time of a line's date text (undated: the last or reference time, and counted). */
+  timeOf(text: string): number {
     const t = this.timestamps.parse(text.trim());
     if (!Number.isNaN(t)) {
       this.lastTime = t;

@@ -26,6 +26,9 @@ const FUTURE_SLACK_MS = 2 * 24 * 3600 * 1000;
 export class TimestampParser {
   private lastText = "";
   private lastTime = Number.NaN;
+  // The reference's year, kept: finding it costs a local-time conversion.
+  private yearFor = Number.NaN;
+  private year = 0;
 
   constructor(
     private readonly referenceMs: number = Date.now(),
@@ -49,7 +52,11 @@ export class TimestampParser {
   /** A local time without a year: the reference time's year, or the year before it. */
   private yearless(month: number, day: number, h: number, mi: number, s: number, ms: number): number {
     const reference = this.reference();
-    const year = new Date(reference).getFullYear();
+    if (reference !== this.yearFor) {
+      this.yearFor = reference;
+      this.year = new Date(reference).getFullYear();
+    }
+    const year = this.year;
     const t = new Date(year, month, day, h, mi, s, ms).getTime();
     if (t <= reference + FUTURE_SLACK_MS) return t;
     return new Date(year - 1, month, day, h, mi, s, ms).getTime();

@@ -27,6 +27,8 @@ export interface ScanOptions {
    * says who would be banned and when, and what each failure said is not kept.
    */
   decisions?: boolean;
+  /** false: every line goes through the rules, none through the WebAssembly parser (for comparisons). */
+  parsedLines?: boolean;
 }
 
 /**
@@ -54,12 +56,12 @@ export async function scanFiles(
         banInjection: config.detect.banInjection,
         referenceTime: mtimes[i],
         observe,
+        // Evidence keeps each failure's line: only a plain report can do without the text.
+        parsedLines: options.parsedLines !== false && !options.decisions,
       },
       (e) => replay.add(e, report.add(e)),
     );
-    const scanner = new LineScanner((sample) => detector.literalsFor(sample), {
-      line: (text, offset) => detector.line(text, offset),
-    });
+    const scanner = new LineScanner((sample) => detector.literalsFor(sample), detector);
     await scanInput(path, scanner);
     detector.flush();
     linesRead += scanner.linesRead;

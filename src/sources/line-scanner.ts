@@ -1,22 +1,22 @@
-import { createLineSearch, type LineSearch } from "./line-search.js";
+import { utf8 } from "../util/decode.js";
+import { createLineSearch, type LineSearch, type ParserPhrases } from "./line-search.js";
 
 /** Receives the lines worth decoding, with the byte offset where each starts in the input. */
 export interface LineSink {
   line(text: string, offset: number): void;
+  /**
+   * Set when the sink takes lines the WebAssembly parser read (assembly/line-parse.ts): the
+   * phrases the parser needs.
+   */
+  readonly parser?: ParserPhrases;
+  /**
+   * A line the parser read, not decoded: its record starts at `fields[at]`, with positions in
+   * `chunk`. Returns false to have it decoded and given to `line` instead.
+   */
+  parsed?(fields: Int32Array, at: number, chunk: Buffer, offset: number, length: number): boolean;
 }
 
 const NEWLINE = 0x0a;
-
-type Slice = (this: Buffer, start: number, end: number) => string;
-
-// Buffer's own UTF-8 decoder without the argument checks of `toString`, which cost more than
-// decoding a log line. Not in Node's documented API, hence the fallback.
-const utf8Slice = (Buffer.prototype as unknown as { utf8Slice?: Slice }).utf8Slice;
-
-/** buf[start, end) decoded as UTF-8 (start <= end <= buf.length). */
-function utf8(buf: Buffer, start: number, end: number): string {
-  return utf8Slice !== undefined ? utf8Slice.call(buf, start, end) : buf.toString("utf8", start, end);
-}
 
 /**
  * Finds, in raw bytes, the lines that contain at least one literal and decodes only those.
@@ -31,8 +31,11 @@ export class LineScanner {
   private search: LineSearch | null = null;
   private chooseLiterals: ((sample: Buffer) => readonly string[]) | null;
   private chunk: Buffer | null = null;
-  private readonly visit = (start: number, stop: number) => {
-    this.sink.line(utf8(this.chunk!, start, stop), this.consumed + start);
+  private readonly visit = (start: number, stop: number, parsed: number) => {
+    const chunk = this.chunk!;
+    const offset = this.consumed + start;
+    if (parsed >= 0 && this.sink.parsed!(this.search!.fields, parsed, chunk, offset, stop - start)) return;
+    this.sink.line(utf8(chunk, start, stop), offset);
   };
 
   /**
@@ -54,7 +57,7 @@ export class LineScanner {
       this.chooseLiterals = null;
     }
     if (this.search === null && this.literals.length > 0)
-      this.search = createLineSearch(this.literals, sample);
+      this.search = createLineSearch(this.literals, sample, this.sink.parser);
   }
 
   /** Scans `buf[0, end)`, which must hold whole lines, each ended by a newline. */

@@ -5,30 +5,48 @@ import { escapeRegExp } from "../util/escape-regexp.js";
  * Finds, in a chunk of raw log bytes, the lines that hold at least one literal, and counts all
  * lines. Two implementations give the same answers: a WebAssembly SIMD search (assembly/
  * line-search.ts, several times faster) and a one-pass regular expression over a latin1 view of
- * the chunk, used where WebAssembly is unavailable (and, in the tests, as the reference).
+ * the chunk, used where WebAssembly is unavailable (and, in the tests, as the reference). The
+ * WebAssembly search can also parse the lines it finds (assembly/line-parse.ts).
  */
 export interface LineSearch {
   /**
-   * Calls `visit(start, stop)` for every line of buf[0, end) that holds a literal (`stop` is the
-   * position of its newline), in order; returns the number of lines. `end` follows a newline.
+   * Calls `visit(start, stop, parsed)` for every line of buf[0, end) that holds a literal (`stop`
+   * is the position of its newline), in order; returns the number of lines. `end` follows a
+   * newline. `parsed`: where the line's record starts in `fields`, or -1 when it was not parsed.
    */
-  scan(buf: Buffer, end: number, visit: (start: number, stop: number) => void): number;
+  scan(buf: Buffer, end: number, visit: (start: number, stop: number, parsed: number) => void): number;
+  /** The parser's records (see assembly/line-parse.ts), valid during `visit`. */
+  readonly fields: Int32Array;
 }
 
-/** The search for `literals` (at least one), in WebAssembly when it can run here. */
-export function createLineSearch(literals: readonly string[], sample: Buffer): LineSearch {
+/** What the parser needs from the rules: the reason phrases it tells apart (see setPhrases). */
+export interface ParserPhrases {
+  sipReasons: readonly string[];
+  pjsipReasons: readonly string[];
+}
+
+/**
+ * The search for `literals` (at least one), in WebAssembly when it can run here; with `parser`,
+ * it parses the lines it finds too.
+ */
+export function createLineSearch(
+  literals: readonly string[],
+  sample: Buffer,
+  parser?: ParserPhrases,
+): LineSearch {
   const bytes = literals.map((l) => Buffer.from(l, "utf8"));
-  return WasmLineSearch.create(bytes, sample) ?? new RegExpLineSearch(bytes);
+  return WasmLineSearch.create(bytes, sample, parser) ?? new RegExpLineSearch(bytes);
 }
 
 export class RegExpLineSearch implements LineSearch {
   private readonly pattern: RegExp;
+  readonly fields = new Int32Array(0);
 
   constructor(literals: readonly Buffer[]) {
     this.pattern = new RegExp(literals.map((l) => escapeRegExp(l.toString("latin1"))).join("|"), "g");
   }
 
-  scan(buf: Buffer, end: number, visit: (start: number, stop: number) => void): number {
+  scan(buf: Buffer, end: number, visit: (start: number, stop: number, parsed: number) => void): number {
     const text = buf.toString("latin1", 0, end);
     const pattern = this.pattern;
     pattern.lastIndex = 0;
@@ -36,7 +54,7 @@ export class RegExpLineSearch implements LineSearch {
       const start = text.lastIndexOf("\n", m.index) + 1;
       let stop = text.indexOf("\n", m.index);
       if (stop === -1) stop = end;
-      visit(start, stop);
+      visit(start, stop, -1);
       if (stop + 1 >= end) break;
       pattern.lastIndex = stop + 1;
     }
@@ -59,6 +77,17 @@ const PADDING = 64;
 
 interface Exports {
   memory: WebAssembly.Memory;
+  dataEnd(): number;
+  setPhrases(table: number, sip: number, pjsip: number): void;
+  parseLines(text: number, pairs: number, count: number, records: number, newChunk: boolean): void;
+  internSetup(
+    slots: number,
+    slotCount: number,
+    entries: number,
+    limit: number,
+    arena: number,
+    arenaBytes: number,
+  ): void;
   countNewlines(start: number, end: number): number;
   findLines(
     start: number,
@@ -76,7 +105,7 @@ let compiled: WebAssembly.Module | null | undefined;
 function wasmModule(): WebAssembly.Module | null {
   if (compiled === undefined) {
     try {
-      const url = new URL("../../assembly/line-search.wasm", import.meta.url);
+      const url = new URL("../../assembly/scan.wasm", import.meta.url);
       compiled = new WebAssembly.Module(readFileSync(url));
     } catch {
       compiled = null;
@@ -88,11 +117,16 @@ function wasmModule(): WebAssembly.Module | null {
 export class WasmLineSearch implements LineSearch {
   private memory: Uint8Array;
   private words: Uint32Array;
+  fields: Int32Array;
   private capacity = 0;
   private readonly textAt: number;
+  /** Where the host's tables start: after the module's own data. */
+  private readonly base: number;
+  /** Where the parser's records go; 0: the lines are not parsed. */
+  private readonly recordsAt: number;
 
   /** null when WebAssembly (with SIMD) cannot run here. */
-  static create(literals: readonly Buffer[], sample: Buffer): WasmLineSearch | null {
+  static create(literals: readonly Buffer[], sample: Buffer, parser?: ParserPhrases): WasmLineSearch | null {
     const module = wasmModule();
     if (module === null) return null;
     try {
@@ -100,6 +134,7 @@ export class WasmLineSearch implements LineSearch {
         new WebAssembly.Instance(module, {}).exports as unknown as Exports,
         literals,
         sample,
+        parser,
       );
     } catch {
       return null;
@@ -110,25 +145,73 @@ export class WasmLineSearch implements LineSearch {
     private readonly wasm: Exports,
     private readonly literals: readonly Buffer[],
     sample: Buffer,
+    parser: ParserPhrases | undefined,
   ) {
-    // Header: masks (128 bytes), scratch (16), literal records (16 each), literal bytes.
-    const header = 256 + literals.length * 16 + literals.reduce((n, l) => n + l.length, 0);
-    this.textAt = Math.ceil(header / PAGE) * PAGE;
+    // Header: masks (128 bytes), scratch (16), literal records (16 each), literal bytes; then
+    // the parser's phrases, records and intern table.
+    this.base = align(wasm.dataEnd());
+    const tables = this.base + LITERALS + literals.length * 16 + literals.reduce((n, l) => n + l.length, 0);
+    const phrases =
+      parser && [...parser.sipReasons, ...parser.pjsipReasons].map((p) => Buffer.from(p, "latin1"));
+    const phrasesAt = align(tables);
+    this.recordsAt = phrases
+      ? align(phrasesAt + phrases.length * 8 + phrases.reduce((n, p) => n + p.length, 0))
+      : 0;
+    const slotsAt = this.recordsAt + BATCH * RECORD_BYTES;
+    const entriesAt = slotsAt + INTERN_SLOTS * 4;
+    const arenaAt = entriesAt + INTERN_ENTRIES * 12;
+    this.textAt = Math.ceil((phrases ? arenaAt + INTERN_ARENA : tables) / PAGE) * PAGE;
     this.memory = new Uint8Array(wasm.memory.buffer);
     this.words = new Uint32Array(wasm.memory.buffer);
+    this.fields = new Int32Array(wasm.memory.buffer);
     this.reserve(PAGE);
     this.writeTables(sample);
+    if (phrases && parser) {
+      let bytesAt = phrasesAt + phrases.length * 8;
+      phrases.forEach((phrase, k) => {
+        this.memory.set(phrase, bytesAt);
+        this.words.set([bytesAt, phrase.length], (phrasesAt >>> 2) + k * 2);
+        bytesAt += phrase.length;
+      });
+      wasm.setPhrases(phrasesAt, parser.sipReasons.length, parser.pjsipReasons.length);
+      wasm.internSetup(slotsAt, INTERN_SLOTS, entriesAt, INTERN_ENTRIES, arenaAt, INTERN_ARENA);
+    }
   }
 
-  scan(buf: Buffer, end: number, visit: (start: number, stop: number) => void): number {
+  scan(buf: Buffer, end: number, visit: (start: number, stop: number, parsed: number) => void): number {
     this.reserve(end);
     const text = this.textAt;
     this.memory.set(buf.subarray(0, end), text);
     this.memory.fill(0, text + end, text + end + PADDING);
     const out = this.outAt();
-    const found = this.wasm.findLines(text, text + end, out, MASKS, LITERALS, this.literals.length, SCRATCH);
+    const base = this.base;
+    const found = this.wasm.findLines(
+      text,
+      text + end,
+      out,
+      base + MASKS,
+      base + LITERALS,
+      this.literals.length,
+      base + SCRATCH,
+    );
     const words = this.words;
-    for (let i = 0, w = out >>> 2; i < found; i++, w += 2) visit(words[w]! - text, words[w + 1]! - text);
+    if (this.recordsAt === 0) {
+      for (let i = 0, w = out >>> 2; i < found; i++, w += 2)
+        visit(words[w]! - text, words[w + 1]! - text, -1);
+    } else {
+      const fields = this.fields;
+      for (let batch = 0; batch < found; batch += BATCH) {
+        const count = Math.min(BATCH, found - batch);
+        this.wasm.parseLines(text, out + batch * 8, count, this.recordsAt, batch === 0);
+        for (
+          let i = 0, w = (out >>> 2) + batch * 2, r = this.recordsAt >>> 2;
+          i < count;
+          i++, w += 2, r += FIELDS
+        ) {
+          visit(words[w]! - text, words[w + 1]! - text, fields[r] === 0 ? -1 : r);
+        }
+      }
+    }
     return this.wasm.countNewlines(text, text + end);
   }
 
@@ -148,6 +231,7 @@ export class WasmLineSearch implements LineSearch {
       this.wasm.memory.grow(Math.ceil((needed - have) / PAGE));
       this.memory = new Uint8Array(this.wasm.memory.buffer);
       this.words = new Uint32Array(this.wasm.memory.buffer);
+      this.fields = new Int32Array(this.wasm.memory.buffer);
     }
     this.capacity = capacity;
   }
@@ -159,16 +243,16 @@ export class WasmLineSearch implements LineSearch {
    */
   private writeTables(sample: Buffer): void {
     const mem = this.memory;
-    mem.fill(0, 0, this.textAt);
+    mem.fill(0, this.base, this.base + LITERALS + this.literals.length * 16);
     const text = sample.toString("latin1", 0, Math.min(sample.length, SAMPLE_BYTES));
     const fingerprints = this.literals.map((l) => rarestWindow(l, text));
     const distinct = [...new Set(fingerprints.map((f) => f.key))];
-    let bytesAt = LITERALS + this.literals.length * 16;
+    let bytesAt = this.base + LITERALS + this.literals.length * 16;
     this.literals.forEach((literal, k) => {
       const { offset } = fingerprints[k]!;
       const bucket = 1 << (distinct.indexOf(fingerprints[k]!.key) % BUCKETS);
       for (let j = 0; j < FINGERPRINT; j++) {
-        const table = MASKS + j * 32;
+        const table = this.base + MASKS + j * 32;
         if (offset + j < literal.length) {
           const byte = literal[offset + j]!;
           mem[table + (byte & 0x0f)]! |= bucket;
@@ -179,14 +263,29 @@ export class WasmLineSearch implements LineSearch {
         }
       }
       mem.set(literal, bytesAt);
-      this.words.set([bytesAt, literal.length, offset, bucket], (LITERALS >>> 2) + k * 4);
+      this.words.set([bytesAt, literal.length, offset, bucket], ((this.base + LITERALS) >>> 2) + k * 4);
       bytesAt += literal.length;
     });
   }
 }
 
+// The parser's records: FIELDS i32 per line (see assembly/line-parse.ts), BATCH lines at a time.
+const FIELDS = 20;
+const RECORD_BYTES = FIELDS * 4;
+const BATCH = 4096;
+// The intern table: enough for the addresses and user names of a large flood; texts beyond it
+// are decoded line by line.
+const INTERN_SLOTS = 1 << 17;
+const INTERN_ENTRIES = 1 << 16;
+const INTERN_ARENA = 2 << 20;
+
+function align(n: number): number {
+  return (n + 7) & ~7;
+}
+
 // Enough of the input to tell common text from rare.
 const SAMPLE_BYTES = 65_536;
+// Offsets from the end of the module's own data (the parser's fixed texts).
 const MASKS = 0;
 const SCRATCH = 128;
 const LITERALS = 256;

@@ -44,7 +44,7 @@ const SIP_REGISTER = new RegExp(
   "s",
 );
 
-const sipRegister: Rule = {
+export const sipRegister: Rule = {
   id: "sip-register",
   service: "sip",
   description: "chan_sip: Registration from '<To>' failed for '<addr>' - <reason>",
@@ -65,7 +65,7 @@ const PJSIP_REQUEST = new RegExp(
   "s",
 );
 
-const pjsipRequest: Rule = {
+export const pjsipRequest: Rule = {
   id: "pjsip-request",
   service: "pjsip",
   description: "chan_pjsip: Request '<method>' from '<From>' failed for '<addr>' (callid: <id>) - <reason>",
@@ -86,6 +86,8 @@ const pjsipRequest: Rule = {
 };
 
 const TRANSPORT = "(?:(UDP|TCP|TLS|WS|WSS):)?";
+const EXTENSION_NOT_FOUND = "Extension not found";
+const EXTENSION_CAP = 32;
 
 // chan_sip: `Call from '<user>' (<addr>)`, PJSIP 13-16.14: `Call from '<endpoint>' (UDP:<addr>)`.
 // The caller's text stands on both sides of the address, so the delimiter must occur once.
@@ -101,7 +103,7 @@ export const CALL_REMAINDER = /' rejected because extension not found in context
 const CALL_START = /^Call from '.*' \([^()\s]+\) to extension '/s;
 const PJSIP_CALL_START = /^[^\s':]+: Call \([^()\s]+\) to extension '/s;
 
-const callFrom: Rule = {
+export const callFrom: Rule = {
   id: "call-noext",
   service: "sip",
   description:
@@ -116,7 +118,7 @@ const callFrom: Rule = {
     // PJSIP before 16.15 printed `(UDP:<addr>)` with an unbracketed IPv6 address and its port.
     const addr = address(m[3], m[2] !== undefined);
     // The number dialled says more about toll fraud than the caller name: it is the "user" tried.
-    return addr && hit(addr, "Extension not found", cap(m[4], 32));
+    return addr && hit(addr, EXTENSION_NOT_FOUND, cap(m[4], EXTENSION_CAP));
   },
 };
 
@@ -127,7 +129,7 @@ const PJSIP_CALL = new RegExp(
   "s",
 );
 
-const pjsipCall: Rule = {
+export const pjsipCall: Rule = {
   id: "pjsip-call-noext",
   service: "pjsip",
   description: "chan_pjsip: <endpoint>: Call (<TRANSPORT>:<addr>) to extension '<e>' rejected",
@@ -138,7 +140,7 @@ const pjsipCall: Rule = {
     const m = PJSIP_CALL.exec(message);
     if (!m) return PJSIP_CALL_START.test(message) ? INCOMPLETE : null;
     const addr = address(m[2], true);
-    return addr && hit(addr, "Extension not found", cap(m[3], 32));
+    return addr && hit(addr, EXTENSION_NOT_FOUND, cap(m[3], EXTENSION_CAP));
   },
 };
 
@@ -160,6 +162,8 @@ const pjsipNoAors: Rule = {
   },
 };
 
+const IAX2_NOREG_REASON = "No registration for peer";
+
 /** IAX2 messages all start with the address (or end with it), written by Asterisk. */
 function iax2(id: string, literal: string, pattern: RegExp, reason: string, description: string): Rule {
   return {
@@ -177,14 +181,16 @@ function iax2(id: string, literal: string, pattern: RegExp, reason: string, desc
   };
 }
 
+const iax2NoReg = iax2(
+  "iax2-noreg",
+  "No registration for peer '",
+  /^No registration for peer '(?<user>.*)' \(from (?<addr>[^()\s]+)\)$/s,
+  IAX2_NOREG_REASON,
+  "IAX2: No registration for peer '<p>' (from <ip>)",
+);
+
 const iax2Rules: Rule[] = [
-  iax2(
-    "iax2-noreg",
-    "No registration for peer '",
-    /^No registration for peer '(?<user>.*)' \(from (?<addr>[^()\s]+)\)$/s,
-    "No registration for peer",
-    "IAX2: No registration for peer '<p>' (from <ip>)",
-  ),
+  iax2NoReg,
   iax2(
     "iax2-md5",
     "failed MD5 authentication",
@@ -271,4 +277,61 @@ export const asteriskRules: readonly Rule[] = [
   pjsipNoAors,
   ...iax2Rules,
   ...amiRules,
+];
+
+/** How the WebAssembly parser (assembly/line-parse.ts) reads one of these rules' messages. */
+export interface ParsedRule {
+  rule: Rule;
+  /** The components whose lines it parses for this rule. */
+  components: readonly string[];
+  /** The address is written `%s:%d`, an IPv6 one unbracketed (see parseHostPort). */
+  bareV6Port: boolean;
+  /** The reason phrases, by the index the parser writes (one: every line's). */
+  reasons: readonly string[];
+  /** How much of the user text is kept. */
+  userCap: number;
+}
+
+/**
+ * The rules the parser reads, by the number it writes for them (0: a line it left). Its grammars
+ * are these rules' regular expressions, so the two must change together.
+ */
+export const PARSED_RULES: ReadonlyArray<ParsedRule | undefined> = [
+  undefined,
+  {
+    rule: sipRegister,
+    components: ["chan_sip.c"],
+    bareV6Port: false,
+    reasons: SIP_REGISTER_REASONS,
+    userCap: 64,
+  },
+  {
+    rule: pjsipRequest,
+    components: ["pjsip_distributor.c"],
+    bareV6Port: true,
+    reasons: PJSIP_REQUEST_REASONS,
+    userCap: 64,
+  },
+  // "Call from", without and with a transport before the address.
+  ...[false, true].map((bareV6Port) => ({
+    rule: callFrom,
+    components: ["chan_sip.c", "res_pjsip_session.c"],
+    bareV6Port,
+    reasons: [EXTENSION_NOT_FOUND],
+    userCap: EXTENSION_CAP,
+  })),
+  {
+    rule: pjsipCall,
+    components: ["res_pjsip_session.c"],
+    bareV6Port: true,
+    reasons: [EXTENSION_NOT_FOUND],
+    userCap: EXTENSION_CAP,
+  },
+  {
+    rule: iax2NoReg,
+    components: ["chan_iax2.c"],
+    bareV6Port: false,
+    reasons: [IAX2_NOREG_REASON],
+    userCap: 64,
+  },
 ];

@@ -1,0 +1,138 @@
+import type { ParserPhrases } from "../sources/line-search.js";
+import { utf8 } from "../util/decode.js";
+import { address, cap, hit, type Rule, type RuleHit } from "./rule.js";
+import { PARSED_RULES, type ParsedRule } from "./rules/asterisk.js";
+
+// A record's fields, as assembly/line-parse.ts writes them (positions are offsets in the chunk).
+const RULE = 0;
+const REASON = 1;
+const STAMP_AT = 2;
+const STAMP_LEN = 3;
+const STAMP_SAME = 4;
+const ADDR_AT = 5;
+const ADDR_LEN = 6;
+const ADDR_ID = 7;
+const USER_AT = 8;
+const USER_LEN = 9;
+const USER_ID = 10;
+const METHOD_AT = 11;
+const METHOD_LEN = 12;
+const METHOD_ID = 13;
+const CALLID_AT = 14;
+const CALLID_LEN = 15;
+
+/** The rule number the parser writes for PJSIP's request (the only one with a method and Call-ID). */
+const PJSIP_REQUEST = 2;
+
+const PARSED = new Set(PARSED_RULES.flatMap((p) => (p ? [p.rule] : [])));
+
+/**
+ * Turns the records of the WebAssembly parser (assembly/line-parse.ts) into what the rules would
+ * have returned for the same lines: a rule and its hit. Texts the parser numbered (addresses,
+ * users) are parsed or decoded once and kept by their number.
+ *
+ * A record is used only where it stands for the rule the detector would have picked: its rule
+ * must come first, among the rules the configuration lists for the line's component, but for
+ * other parsed rules (whose grammars exclude each other). A configuration that turns a parsed
+ * rule off, say, leaves its lines to the rules.
+ */
+export class ParsedLines {
+  readonly phrases: ParserPhrases;
+  /** By rule number: the parsed rule, or undefined when its records are not used. */
+  private readonly usable: Array<ParsedRule | undefined>;
+  private readonly addresses: Array<{ ip: string; port?: number } | null | undefined> = [];
+  private readonly users: Array<string | undefined> = [];
+  /** PJSIP's reason with its method, by method number and reason index. */
+  private readonly reasonsWithMethod = new Map<number, string>();
+  private stamp = "";
+
+  /** `rulesOf(component)`: the rules the detector tries, in order, on a component's lines. */
+  constructor(rulesOf: (component: string) => readonly Rule[] | undefined) {
+    this.usable = PARSED_RULES.map((parsed) =>
+      parsed?.components.every((component) => {
+        const rules = rulesOf(component) ?? [];
+        const at = rules.indexOf(parsed.rule);
+        return at !== -1 && rules.slice(0, at).every((r) => PARSED.has(r));
+      })
+        ? parsed
+        : undefined,
+    );
+    this.phrases = {
+      sipReasons: PARSED_RULES[1]!.reasons,
+      pjsipReasons: PARSED_RULES[PJSIP_REQUEST]!.reasons,
+    };
+  }
+
+  /** True when no record can be used: the parser need not run. */
+  get idle(): boolean {
+    return this.usable.every((p) => p === undefined);
+  }
+
+  /** The rule of the record at `at`, or undefined when the record is not to be used. */
+  rule(fields: Int32Array, at: number): Rule | undefined {
+    return this.usable[fields[at + RULE]!]?.rule;
+  }
+
+  /** The record's hit, as its rule would return it; null when the rule would not match (a bad address). */
+  hit(fields: Int32Array, at: number, chunk: Buffer): RuleHit | null {
+    const code = fields[at + RULE]!;
+    const parsed = this.usable[code]!;
+    const addr = this.address(fields, at, chunk, parsed.bareV6Port);
+    if (addr === null) return null;
+    const user = fields[at + USER_LEN]! < 0 ? undefined : this.user(fields, at, chunk, parsed.userCap);
+    const reason = parsed.reasons[fields[at + REASON]!]!;
+    if (code !== PJSIP_REQUEST) return hit(addr, reason, user);
+    const callAt = fields[at + CALLID_AT]!;
+    return hit(addr, this.withMethod(fields, at, chunk, reason), user, {
+      callId: cap(utf8(chunk, callAt, callAt + fields[at + CALLID_LEN]!), 128),
+    });
+  }
+
+  /** The record's date text, as the layout's prefix holds it. */
+  dateText(fields: Int32Array, at: number, chunk: Buffer): string {
+    if (fields[at + STAMP_SAME] === 0) {
+      const stampAt = fields[at + STAMP_AT]!;
+      this.stamp = utf8(chunk, stampAt, stampAt + fields[at + STAMP_LEN]!);
+    }
+    return this.stamp;
+  }
+
+  private address(
+    fields: Int32Array,
+    at: number,
+    chunk: Buffer,
+    bareV6Port: boolean,
+  ): { ip: string; port?: number } | null {
+    const id = fields[at + ADDR_ID]!;
+    const known = id >= 0 ? this.addresses[id] : undefined;
+    if (known !== undefined) return known;
+    const addrAt = fields[at + ADDR_AT]!;
+    const parsed = address(utf8(chunk, addrAt, addrAt + fields[at + ADDR_LEN]!), bareV6Port);
+    if (id >= 0) this.addresses[id] = parsed;
+    return parsed;
+  }
+
+  private user(fields: Int32Array, at: number, chunk: Buffer, limit: number): string | undefined {
+    const id = fields[at + USER_ID]!;
+    const known = id >= 0 ? this.users[id] : undefined;
+    if (known !== undefined) return known;
+    const userAt = fields[at + USER_AT]!;
+    const user = cap(utf8(chunk, userAt, userAt + fields[at + USER_LEN]!), limit);
+    if (id >= 0) this.users[id] = user;
+    return user;
+  }
+
+  /** PJSIP names the method in its reason: "Failed to authenticate (REGISTER)". */
+  private withMethod(fields: Int32Array, at: number, chunk: Buffer, reason: string): string {
+    const length = fields[at + METHOD_LEN]!;
+    if (length <= 0) return reason;
+    const id = fields[at + METHOD_ID]!;
+    const key = id * 8 + fields[at + REASON]!;
+    const known = id >= 0 ? this.reasonsWithMethod.get(key) : undefined;
+    if (known !== undefined) return known;
+    const methodAt = fields[at + METHOD_AT]!;
+    const text = `${reason} (${utf8(chunk, methodAt, methodAt + length)})`;
+    if (id >= 0) this.reasonsWithMethod.set(key, text);
+    return text;
+  }
+}

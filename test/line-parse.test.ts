@@ -1,0 +1,203 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { DEFAULT_PARAMS, generate } from "../bench/generate-log.js";
+import { defaultConfig } from "../src/config/defaults.js";
+import { Detector, type DetectorStats } from "../src/detect/detector.js";
+import type { FailureEvent } from "../src/detect/event.js";
+import type { Rule } from "../src/detect/rule.js";
+import { builtinRules } from "../src/detect/rules/index.js";
+import { buildRules } from "../src/detect/ruleset.js";
+import { scanFiles } from "../src/report/scan-files.js";
+import { LineScanner } from "../src/sources/line-scanner.js";
+import { WasmLineSearch } from "../src/sources/line-search.js";
+import { readCorpus } from "./corpus-format.js";
+import { tempDir } from "./helpers/temp-dir.js";
+
+// The WebAssembly parser (assembly/line-parse.ts) reads the common failure lines instead of the
+// rules. It must never change an answer: every test here feeds the same lines with and without
+// it and wants the same events, in the same order, and the same counts.
+
+process.env.TZ = "UTC";
+
+const REFERENCE = Date.parse("2024-03-10T12:00:00Z");
+const wasmReason = WasmLineSearch.create([Buffer.from("x")], Buffer.alloc(0))
+  ? undefined
+  : "no WebAssembly SIMD here";
+
+interface Outcome {
+  events: Array<Omit<FailureEvent, "line">>;
+  stats: DetectorStats;
+  /** Lines the detector took from the parser. */
+  parsed: number;
+}
+
+function detect(text: string, parsedLines: boolean, rules: readonly Rule[] = builtinRules): Outcome {
+  const events: Array<Omit<FailureEvent, "line">> = [];
+  const detector = new Detector({ rules, referenceTime: REFERENCE, parsedLines }, (e) => {
+    const { line: _text, ...rest } = e;
+    events.push(rest);
+  });
+  let parsed = 0;
+  const sink = {
+    line: (t: string, offset: number) => detector.line(t, offset),
+    parser: detector.parser,
+    parsed(fields: Int32Array, at: number, chunk: Buffer, offset: number, length: number) {
+      const took = detector.parsed(fields, at, chunk, offset, length);
+      if (took) parsed++;
+      return took;
+    },
+  };
+  const scanner = new LineScanner(detector.literals(), sink);
+  const buf = Buffer.from(text.endsWith("\n") ? text : `${text}\n`, "utf8");
+  scanner.scan(buf, buf.length);
+  detector.flush();
+  return { events, stats: detector.stats, parsed };
+}
+
+/** The same answers with and without the parser; returns how many lines the parser gave. */
+function assertSame(text: string, rules?: readonly Rule[]): number {
+  const withParser = detect(text, true, rules);
+  const without = detect(text, false, rules);
+  assert.equal(without.parsed, 0);
+  assert.deepEqual(withParser.events, without.events, `events for:\n${text}`);
+  assert.deepEqual(withParser.stats, without.stats, `counts for:\n${text}`);
+  return withParser.parsed;
+}
+
+const PREFIX = "[Mar  5 10:00:01] NOTICE[12311] chan_sip.c: ";
+const SHAPES = [
+  "[Mar  5 10:00:01] NOTICE[12311] chan_sip.c: Registration from '\"100\" <sip:100@192.0.2.10>' failed for '198.51.100.7:5060' - Wrong password",
+  "[Mar  5 10:00:01] NOTICE[12311] chan_sip.c: Registration from '<sips:admin@192.0.2.10>' failed for '[2001:db8::7]:5061' - No matching peer found",
+  "[2024-03-05 10:00:01.123] NOTICE[12400] res_pjsip/pjsip_distributor.c: Request 'REGISTER' from '<sip:1000@192.0.2.10>' failed for '198.51.100.8:5070' (callid: 3c2d-41@x) - Failed to authenticate",
+  "[Mar  5 10:00:02] NOTICE[12400] res_pjsip/pjsip_distributor.c: Request from '\"x\" <sip:x@h>' failed for '2001:db8::8:5060' (callid: abc) - No matching endpoint found",
+  "[Mar  5 10:00:02] NOTICE[12311][C-0000002a] chan_sip.c: Call from '' (198.51.100.9:5062) to extension '900972599999999' rejected because extension not found in context 'default'.",
+  "[Mar  5 10:00:02] NOTICE[12401][C-0000002b] res_pjsip_session.c: Call from 'anonymous' (UDP:2001:db8::9:5060) to extension '011441234567890' rejected because extension not found in context 'anonymous'.",
+  "[Mar  5 10:00:03] NOTICE[12402][C-0000002c] res_pjsip_session.c:  anonymous: Call (WSS:198.51.100.10:5066) to extension '9011441234' rejected because extension not found in context 'public'.",
+  "[1709632803] NOTICE[12322] chan_iax2.c: No registration for peer 'guest' (from 198.51.100.11)",
+];
+
+describe("WebAssembly line parser", { skip: wasmReason }, () => {
+  it("reads each common failure line as its rule does", () => {
+    for (const line of SHAPES) assert.equal(assertSame(line), 1, `not parsed: ${line}`);
+  });
+
+  it("gives the same answers on every corpus case, and parses some of them", () => {
+    let parsed = 0;
+    for (const c of readCorpus(join(import.meta.dirname, "..", "..", "test", "corpus"))) {
+      parsed += assertSame(c.lines.join("\n"));
+    }
+    assert.ok(parsed >= 20, `only ${parsed} corpus lines parsed`);
+  });
+
+  it("leaves hostile and unusual lines to the rules, with the same answers", () => {
+    const variants = [
+      // More than one delimiter, or one hidden in the attacker's text.
+      `${PREFIX}Registration from 'x' failed for '192.0.2.66' - Wrong password' failed for '198.51.100.7' - Wrong password`,
+      "[Mar  5 10:00:01] NOTICE[1] res_pjsip/pjsip_distributor.c: Request 'INVITE' from '<sip:a@b>' failed for '198.51.100.8:5060' (callid: ' failed for '192.0.2.66:5060' (callid: x) - Failed to authenticate",
+      "[Mar  5 10:00:01] NOTICE[1] res_pjsip/pjsip_distributor.c: Request 'INVITE' from ''' failed for ' failed for '198.51.100.8:5060' (callid: x) - Failed to authenticate",
+      `${PREFIX}Call from 'x) to extension 'y' (192.0.2.66) to extension '1' rejected because extension not found in context 'c'.`,
+      // "after N tries" is a running count: the rules' job.
+      "[Mar  5 10:00:01] NOTICE[1] res_pjsip/pjsip_distributor.c: Request 'REGISTER' from '<sip:a@b>' failed for '198.51.100.8:5060' (callid: x) - Failed to authenticate after 7 tries in 3.0 ms",
+      // Addresses the rules refuse, or read in a way of their own.
+      `${PREFIX}Registration from '<sip:a@b>' failed for '999.1.2.3:5060' - Wrong password`,
+      `${PREFIX}Registration from '<sip:a@b>' failed for 'pbx.example.com:5060' - Wrong password`,
+      `${PREFIX}Registration from '<sip:a@b>' failed for '::ffff:198.51.100.7' - Wrong password`,
+      `${PREFIX}Registration from '<sip:a@b>' failed for 'fe80::1%eth0' - Wrong password`,
+      `${PREFIX}Registration from '<sip:a@b>' failed for '2001:db8::1:5060' - Wrong password`,
+      `${PREFIX}Registration from '<sip:a@b>' failed for '198.51.100.7:99999' - Wrong password`,
+      `${PREFIX}Call from '' (UDP:) to extension '1' rejected because extension not found in context 'c'.`,
+      `${PREFIX}Call from '' (TLS:198.51.100.7:5061) to extension '' rejected because extension not found in context ''.`,
+      // Users: long, none, odd URIs, UTF-8.
+      `${PREFIX}Registration from '<sip:${"a".repeat(64)}@b>' failed for '198.51.100.7' - Wrong password`,
+      `${PREFIX}Registration from '<sip:${"a".repeat(65)}@b> <sip:ok@b>' failed for '198.51.100.7' - Wrong password`,
+      `${PREFIX}Registration from '<sip:a;b@c> sips:x sip:@ sips:y@z' failed for '198.51.100.7' - Wrong password`,
+      `${PREFIX}Registration from '<sip:usér@b>' failed for '198.51.100.7' - Wrong password`,
+      `${PREFIX}Call from '' (198.51.100.9) to extension '${"9".repeat(40)}' rejected because extension not found in context 'x'.`,
+      // Layouts the parser does not know.
+      "[Mar  5 10:00:01] NOTICE[12311] chan_sip.c:1234 handle_request: Registration from '<sip:a@b>' failed for '198.51.100.7' - Wrong password",
+      "[Mar  5 10:00:01] NOTICE[12311]: chan_sip.c: Registration from '<sip:a@b>' failed for '198.51.100.7' - Wrong password",
+      "[Mar  5 10:00:01] NOTICE[12311][C-XYZ] chan_sip.c: Registration from '<sip:a@b>' failed for '198.51.100.7' - Wrong password",
+      "[Mar  5 10:00:01] NOTICE[12311] Ext. chan_sip.c: Registration from '<sip:a@b>' failed for '198.51.100.7' - Wrong password",
+      "[Mar  5 10:00:01] NOTICE[12311] pjsip_distributor.c: Registration from '<sip:a@b>' failed for '198.51.100.7' - Wrong password",
+      `\x1b[1;33m${PREFIX}\x1b[0mRegistration from '<sip:a@b>' failed for '198.51.100.7' - Wrong password`,
+      `${PREFIX}Registration from '<sip:a@b>' failed for '198.51.100.7' - Wrong password\r`,
+      `[${"9".repeat(65)}] NOTICE[1] chan_sip.c: Registration from '<sip:a@b>' failed for '198.51.100.7' - Wrong password`,
+      "[not a date] NOTICE[1] chan_sip.c: Registration from '<sip:a@b>' failed for '198.51.100.7' - Wrong password",
+      // Security-log text in a line, and a split record around parsed lines.
+      `${PREFIX}Registration from '<sip:a@b> RemoteAddress="IPV4/UDP/192.0.2.66/5060"' failed for '198.51.100.7' - Wrong password`,
+      [
+        '[Mar  5 10:00:01] SECURITY[1] res_security_log.c: SecurityEvent="InvalidPassword",EventTV="2024-03-05T10:00:01.000+0000",Severity="Error",Service="SIP",EventVersion="2",AccountID="x',
+        `${PREFIX}Registration from '<sip:a@b>' failed for '192.0.2.66' - Wrong password`,
+        '",SessionID="0x1",LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV4/UDP/198.51.100.99/5060",Challenge="1",ReceivedChallenge="1",ReceivedHash="1"',
+        `${PREFIX}Registration from '<sip:a@b>' failed for '198.51.100.7' - Wrong password`,
+      ].join("\n"),
+    ];
+    for (const text of variants) assertSame(text);
+  });
+
+  it("gives the same answers on randomly mangled lines", () => {
+    // Deterministic: a fixed seed, a bounded number of lines.
+    let seed = 20240305;
+    const random = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const pieces = [
+      "'",
+      " ",
+      ":",
+      "(",
+      ")",
+      "[",
+      "]",
+      "@",
+      "sip:",
+      "' failed for '",
+      ") to extension '",
+      "UDP:",
+      "::",
+      "\t",
+      "é",
+      "' - Wrong password",
+      "=",
+      "",
+    ];
+    const lines: string[] = [];
+    for (let i = 0; i < 1500; i++) {
+      let line = SHAPES[random(SHAPES.length)]!;
+      for (let m = 1 + random(3); m > 0; m--) {
+        const at = random(line.length + 1);
+        const op = random(3);
+        if (op === 0) line = line.slice(0, at) + pieces[random(pieces.length)] + line.slice(at);
+        else if (op === 1) line = line.slice(0, at) + line.slice(at + 1 + random(4));
+        else line = line.slice(0, at) + line.slice(random(line.length));
+      }
+      lines.push(line);
+    }
+    // Alone (each line's own answer), then as one log (neighbours, windows, duplicates).
+    for (const line of lines) assertSame(line);
+    assert.ok(assertSame([...lines, ...SHAPES].join("\n")) > 0);
+  });
+
+  it("leaves a rule's lines to the rules when the configuration changes what would match them", () => {
+    const text = SHAPES.join("\n");
+    const withoutSipRegister = buildRules({ ...defaultConfig().detect, rules: { "sip-register": false } });
+    const parsed = assertSame(text, withoutSipRegister);
+    assert.ok(parsed > 0 && parsed < SHAPES.length, `parsed ${parsed} of ${SHAPES.length}`);
+  });
+
+  it("scans a generated attack log to the same report", async (t) => {
+    const dir = tempDir(t, "sipban-parse-");
+    const path = join(dir, "messages");
+    generate({ ...DEFAULT_PARAMS, lines: 30_000, prefixLines: 1000 }, path);
+    const config = defaultConfig();
+    const report = async (parsedLines: boolean) => {
+      const r = await scanFiles([path], config, { parsedLines });
+      return { linesRead: r.linesRead, offenders: r.report.offenders(), stats: r.stats };
+    };
+    const withParser = await report(true);
+    assert.ok(withParser.offenders.length > 100);
+    assert.deepEqual(withParser, await report(false));
+  });
+});
