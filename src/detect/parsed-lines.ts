@@ -3,14 +3,13 @@ import { utf8 } from "../util/decode.js";
 import { address, cap, hit, type Rule, type RuleHit } from "./rule.js";
 import { PARSED_RULES, type ParsedRule } from "./rules/asterisk.js";
 
-// A record's fields, as assembly/line-parse.ts writes them (positions are offsets in the chunk).
+// A record's fields, as assembly/line-parse.ts writes them (positions are offsets in the chunk;
+// each text is a position followed by a length).
 const RULE = 0;
 const REASON = 1;
 const STAMP_AT = 2;
-const STAMP_LEN = 3;
 const STAMP_SAME = 4;
 const ADDR_AT = 5;
-const ADDR_LEN = 6;
 const ADDR_ID = 7;
 const USER_AT = 8;
 const USER_LEN = 9;
@@ -19,7 +18,6 @@ const METHOD_AT = 11;
 const METHOD_LEN = 12;
 const METHOD_ID = 13;
 const CALLID_AT = 14;
-const CALLID_LEN = 15;
 
 /** The rule number the parser writes for PJSIP's request (the only one with a method and Call-ID). */
 const PJSIP_REQUEST = 2;
@@ -82,18 +80,14 @@ export class ParsedLines {
     const user = fields[at + USER_LEN]! < 0 ? undefined : this.user(fields, at, chunk, parsed.userCap);
     const reason = parsed.reasons[fields[at + REASON]!]!;
     if (code !== PJSIP_REQUEST) return hit(addr, reason, user);
-    const callAt = fields[at + CALLID_AT]!;
     return hit(addr, this.withMethod(fields, at, chunk, reason), user, {
-      callId: cap(utf8(chunk, callAt, callAt + fields[at + CALLID_LEN]!), 128),
+      callId: cap(text(fields, at + CALLID_AT, chunk), 128),
     });
   }
 
   /** The record's date text, as the layout's prefix holds it. */
   dateText(fields: Int32Array, at: number, chunk: Buffer): string {
-    if (fields[at + STAMP_SAME] === 0) {
-      const stampAt = fields[at + STAMP_AT]!;
-      this.stamp = utf8(chunk, stampAt, stampAt + fields[at + STAMP_LEN]!);
-    }
+    if (fields[at + STAMP_SAME] === 0) this.stamp = text(fields, at + STAMP_AT, chunk);
     return this.stamp;
   }
 
@@ -104,22 +98,15 @@ export class ParsedLines {
     bareV6Port: boolean,
   ): { ip: string; port?: number } | null {
     const id = fields[at + ADDR_ID]!;
-    const known = id >= 0 ? this.addresses[id] : undefined;
-    if (known !== undefined) return known;
-    const addrAt = fields[at + ADDR_AT]!;
-    const parsed = address(utf8(chunk, addrAt, addrAt + fields[at + ADDR_LEN]!), bareV6Port);
-    if (id >= 0) this.addresses[id] = parsed;
-    return parsed;
+    const known = kept(this.addresses, id);
+    return known !== undefined
+      ? known
+      : keep(this.addresses, id, address(text(fields, at + ADDR_AT, chunk), bareV6Port));
   }
 
   private user(fields: Int32Array, at: number, chunk: Buffer, limit: number): string | undefined {
     const id = fields[at + USER_ID]!;
-    const known = id >= 0 ? this.users[id] : undefined;
-    if (known !== undefined) return known;
-    const userAt = fields[at + USER_AT]!;
-    const user = cap(utf8(chunk, userAt, userAt + fields[at + USER_LEN]!), limit);
-    if (id >= 0) this.users[id] = user;
-    return user;
+    return kept(this.users, id) ?? keep(this.users, id, cap(text(fields, at + USER_AT, chunk), limit));
   }
 
   /** PJSIP names the method in its reason: "Failed to authenticate (REGISTER)". */
@@ -130,9 +117,24 @@ export class ParsedLines {
     const key = id * 8 + fields[at + REASON]!;
     const known = id >= 0 ? this.reasonsWithMethod.get(key) : undefined;
     if (known !== undefined) return known;
-    const methodAt = fields[at + METHOD_AT]!;
-    const text = `${reason} (${utf8(chunk, methodAt, methodAt + length)})`;
-    if (id >= 0) this.reasonsWithMethod.set(key, text);
-    return text;
+    const withMethod = `${reason} (${text(fields, at + METHOD_AT, chunk)})`;
+    if (id >= 0) this.reasonsWithMethod.set(key, withMethod);
+    return withMethod;
   }
+}
+
+/** The text whose position is at `fields[field]` and length after it. */
+function text(fields: Int32Array, field: number, chunk: Buffer): string {
+  const at = fields[field]!;
+  return utf8(chunk, at, at + fields[field + 1]!);
+}
+
+/** What is kept for a text's number (-1: a text the parser did not number, never kept). */
+function kept<T>(table: Array<T | undefined>, id: number): T | undefined {
+  return id >= 0 ? table[id] : undefined;
+}
+
+function keep<T>(table: Array<T | undefined>, id: number, value: T): T {
+  if (id >= 0) table[id] = value;
+  return value;
 }
