@@ -339,8 +339,9 @@ function pjsipRequest(m: usize, end: usize, record: usize): i32 {
   const reason = endingReason(m, end, sipReasons, pjsipReasons, ") - ");
   if (reason < 0) return 0;
   const close = end - <usize>load<u32>(phrases + (<usize>(sipReasons + reason) << 3), 4) - 4;
-  const failed = find(p, end, "' failed for '");
-  if (failed == 0 || find(failed + 1, end, "' failed for '") != 0) return 0;
+  // From the quote that opens the From: the delimiter may start there, and then the rule sees it twice.
+  const failed = find(p - 1, end, "' failed for '");
+  if (failed < p || find(failed + 1, end, "' failed for '") != 0) return 0;
   const a = failed + 14;
   let j = a;
   while (j < end && load<u8>(j) != QUOTE && load<u8>(j) != SPACE) j++;
@@ -434,7 +435,7 @@ function iax2NoReg(m: usize, end: usize, record: usize): i32 {
 // ---------------------------------------------------------------------------------------------
 // Interning: each distinct (kind, text) gets a number, so that the host parses an address or
 // decodes a user once, not on every line. Open addressing; the keys are copied to an arena. When
-// the table is full, new texts get -1 (the host reads them itself) until the host resets it.
+// the table is full, new texts get -1 (the host reads them itself) for the rest of the input.
 
 let slots: usize = 0;
 let slotMask: u32 = 0;

@@ -97,6 +97,9 @@ describe("WebAssembly line parser", { skip: wasmReason }, () => {
       "[Mar  5 10:00:01] NOTICE[1] res_pjsip/pjsip_distributor.c: Request 'INVITE' from '<sip:a@b>' failed for '198.51.100.8:5060' (callid: ' failed for '192.0.2.66:5060' (callid: x) - Failed to authenticate",
       "[Mar  5 10:00:01] NOTICE[1] res_pjsip/pjsip_distributor.c: Request 'INVITE' from ''' failed for ' failed for '198.51.100.8:5060' (callid: x) - Failed to authenticate",
       `${PREFIX}Call from 'x) to extension 'y' (192.0.2.66) to extension '1' rejected because extension not found in context 'c'.`,
+      // The delimiter starting on the quote that opens the From: the rule sees it twice.
+      "[Mar  5 10:00:01] NOTICE[1] res_pjsip/pjsip_distributor.c: Request from ' failed for 'x' failed for '198.51.100.8:5060' (callid: c) - Failed to authenticate",
+      "[Mar  5 10:00:01] NOTICE[1] res_pjsip/pjsip_distributor.c: Request 'INVITE' from ' failed for '<sip:evil@h>' failed for '198.51.100.8:5060' (callid: c) - Failed to authenticate",
       // "after N tries" is a running count: the rules' job.
       "[Mar  5 10:00:01] NOTICE[1] res_pjsip/pjsip_distributor.c: Request 'REGISTER' from '<sip:a@b>' failed for '198.51.100.8:5060' (callid: x) - Failed to authenticate after 7 tries in 3.0 ms",
       // Addresses the rules refuse, or read in a way of their own.

@@ -114,7 +114,7 @@ export class ParsedLines {
     const length = fields[at + METHOD_LEN]!;
     if (length <= 0) return reason;
     const id = fields[at + METHOD_ID]!;
-    const key = id * 8 + fields[at + REASON]!;
+    const key = id * this.phrases.pjsipReasons.length + fields[at + REASON]!;
     const known = id >= 0 ? this.reasonsWithMethod.get(key) : undefined;
     if (known !== undefined) return known;
     const withMethod = `${reason} (${text(fields, at + METHOD_AT, chunk)})`;
