@@ -1,7 +1,7 @@
 // The parser under `sipban scan`, compiled with the search (assembly/line-search.ts) into one
 // WebAssembly module: it reads the lines the search found while their bytes are still here, and
-// takes apart the failure messages that fill attack logs, so that the host decodes no text for
-// them. It knows one layout, Asterisk's default file layout (`[date] LEVEL[lwp][C-id] file: msg`),
+// takes apart the failure messages that fill attack logs, so that the host decodes almost no
+// text for them (a changed date, PJSIP's Call-ID, each address and user once). It knows one layout, Asterisk's default file layout (`[date] LEVEL[lwp][C-id] file: msg`),
 // and five messages (chan_sip's registration, PJSIP's request, the three "to extension" calls,
 // IAX2's unknown peer). Each is the grammar of its rule in src/detect/rules/asterisk.ts, anchored
 // at both ends the same way. A line it is not sure of, in any detail, it leaves to the host's rules:
