@@ -1,18 +1,24 @@
 // The parser under `sipban scan`, compiled with the search (assembly/line-search.ts) into one
 // WebAssembly module: it reads the lines the search found while their bytes are still here, and
 // takes apart the failure messages that fill attack logs, so that the host decodes almost no
-// text for them (a changed date, PJSIP's Call-ID, each address and user once). It knows one layout, Asterisk's default file layout (`[date] LEVEL[lwp][C-id] file: msg`),
-// and five messages (chan_sip's registration, PJSIP's request, the three "to extension" calls,
-// IAX2's unknown peer). Each is the grammar of its rule in src/detect/rules/asterisk.ts, anchored
-// at both ends the same way. A line it is not sure of, in any detail, it leaves to the host's rules:
-// leaving a line costs time, never an answer (test/line-parse.test.ts holds the two to the same
-// results).
+// text for them (a changed date, PJSIP's Call-ID, each address and user once). It knows one
+// layout, Asterisk's default file layout (`[date] LEVEL[lwp][C-id] file: msg`), and eight
+// messages (chan_sip's registration, PJSIP's request, the three "to extension" calls, IAX2's
+// unknown peer, AMI's three failed logins). Each is the grammar of its rule in
+// src/detect/rules/asterisk.ts, anchored at both ends the same way. A line it is not sure of, in
+// any detail, it leaves to the host's rules: leaving a line costs time, never an answer
+// (test/line-parse.test.ts holds the two to the same results).
+//
+// A line of the layout that holds none of the rules' literals (the search found it by the literal
+// that watches dialplan lines) is marked PLAIN: to the rules it is a dated line and nothing else.
 //
 // Memory, laid out by the host:
 //   phrases: per phrase, 2 × u32 (where its bytes are, its length): chan_sip's registration
 //            reasons, then PJSIP's request reasons (see setPhrases)
 //   records: per line, RECORD_FIELDS × i32 (see R_* below); positions are offsets in the text
 //   intern:  the table that numbers address and user texts (see internSetup)
+
+import { findLines } from "./line-search";
 
 const RECORD_FIELDS: usize = 20;
 
@@ -44,6 +50,11 @@ const CALL_FROM = 3;
 const CALL_FROM_TRANSPORT = 4;
 const PJSIP_CALL = 5;
 const IAX2_NOREG = 6;
+const AMI_AUTH = 7;
+const AMI_NOUSER = 8;
+const AMI_ACL = 9;
+/** A line of the layout that holds no literal but the one that finds dialplan lines: nothing to the rules. */
+const PLAIN = 10;
 
 // Kinds of interned text: the same bytes read under another rule are another key.
 const KEY_ADDRESS: u8 = 1;
@@ -52,6 +63,7 @@ const KEY_SIP_USER: u8 = 3;
 const KEY_EXTENSION: u8 = 4;
 const KEY_PEER: u8 = 5;
 const KEY_METHOD: u8 = 6;
+const KEY_AMI_USER: u8 = 7;
 
 // Longer lines are rare and left to the host, which caps them itself.
 const MAX_LINE: usize = 4096;
@@ -65,6 +77,12 @@ let pjsipReasons: u32 = 0;
 let textAt: usize = 0;
 let previousStampAt: usize = 0;
 let previousStampLen: usize = 0;
+// The search's tables for every literal that can make a line more than plain text (see setPlain).
+let plainMasks: usize = 0;
+let plainLiterals: usize = 0;
+let plainLiteralCount: u32 = 0;
+let plainScratch: usize = 0;
+let plainOut: usize = 0;
 
 /** Where the module's own data (its fixed texts) ends: the host lays out its memory after it. */
 export function dataEnd(): usize {
@@ -76,6 +94,25 @@ export function setPhrases(table: usize, sip: u32, pjsip: u32): void {
   phrases = table;
   sipReasons = sip;
   pjsipReasons = pjsip;
+}
+
+/**
+ * Where the search tables (see findLines) for the literals of the rules and of the dump headers
+ * are, with 16 bytes of scratch and 8 bytes of output: a line of the layout that holds none of
+ * them is marked PLAIN. Without this call no line is.
+ */
+export function setPlain(masks: usize, literals: usize, count: u32, scratch: usize, out: usize): void {
+  plainMasks = masks;
+  plainLiterals = literals;
+  plainLiteralCount = count;
+  plainScratch = scratch;
+  plainOut = out;
+}
+
+/** Does the line [start, newline) hold none of the literals given to setPlain? */
+function plainLine(start: usize, newline: usize): bool {
+  if (plainLiteralCount == 0) return false;
+  return findLines(start, newline + 1, plainOut, plainMasks, plainLiterals, plainLiteralCount, plainScratch) == 0;
 }
 
 /**
@@ -172,6 +209,7 @@ const CHAN_SIP = 1;
 const PJSIP_DISTRIBUTOR = 2;
 const PJSIP_SESSION = 3;
 const CHAN_IAX2 = 4;
+const MANAGER = 5;
 
 function componentOf(start: usize, end: usize): i32 {
   let base = start;
@@ -181,6 +219,7 @@ function componentOf(start: usize, end: usize): i32 {
   if (n == 19 && spells(base, "pjsip_distributor.c")) return PJSIP_DISTRIBUTOR;
   if (n == 19 && spells(base, "res_pjsip_session.c")) return PJSIP_SESSION;
   if (n == 11 && spells(base, "chan_iax2.c")) return CHAN_IAX2;
+  if (n == 9 && spells(base, "manager.c")) return MANAGER;
   return 0;
 }
 
@@ -212,12 +251,18 @@ function parseLine(start: usize, end: usize, record: usize): i32 {
     if (p == id || p >= end || load<u8>(p++) != 0x5d) return 0;
   }
   if (p >= end || load<u8>(p++) != SPACE) return 0;
-  // `[^\s:]+: `, then the message without its leading blanks (ast_trace_log indents).
-  const file = p;
-  while (p < end && load<u8>(p) != SPACE && load<u8>(p) != 0x3a) p++;
-  if (p == file || !has(p, end, ": ")) return 0;
-  const component = componentOf(file, p);
-  if (component == 0) return 0;
+  let component = 0;
+  if (has(p, end, "Ext. ")) {
+    // A dialplan line: the layout's `(Ext\. .*?)` origin ends at the first ": ", which must be there.
+    p = find(p + 5, end, ": ");
+    if (p == 0) return 0;
+  } else {
+    // `[^\s:]+: `, then the message without its leading blanks (ast_trace_log indents).
+    const file = p;
+    while (p < end && load<u8>(p) != SPACE && load<u8>(p) != 0x3a) p++;
+    if (p == file || !has(p, end, ": ")) return 0;
+    component = componentOf(file, p);
+  }
   p += 2;
   while (p < end && load<u8>(p) == SPACE) p++;
 
@@ -228,7 +273,11 @@ function parseLine(start: usize, end: usize, record: usize): i32 {
     rule = callFrom(p, end, record);
   else if (component == PJSIP_SESSION) rule = pjsipCall(p, end, record);
   else if (component == CHAN_IAX2 && has(p, end, "No registration for peer '")) rule = iax2NoReg(p, end, record);
-  if (rule == 0) return 0;
+  else if (component == MANAGER) rule = ami(p, end, record);
+  if (rule == 0) {
+    if (!plainLine(start, end)) return 0;
+    rule = PLAIN;
+  }
 
   position(record, R_STAMP_AT, stampAt);
   field(record, R_STAMP_LEN, <i32>stampLen);
@@ -430,6 +479,33 @@ function iax2NoReg(m: usize, end: usize, record: usize): i32 {
   field(record, R_REASON, 0);
   noMethod(record);
   return IAX2_NOREG;
+}
+
+// ^(\S+) failed to authenticate as '(.*)'$, and the same with "tried to authenticate with
+// nonexistent user" and "failed to pass IP ACL as": AMI's address, then the user the caller gave.
+function ami(m: usize, end: usize, record: usize): i32 {
+  let k = m;
+  while (k < end && load<u8>(k) != SPACE) k++;
+  if (k == m || load<u8>(end - 1) != QUOTE) return 0;
+  let rule = 0;
+  let u: usize = 0;
+  if (has(k, end, " failed to authenticate as '")) {
+    rule = AMI_AUTH;
+    u = k + 28;
+  } else if (has(k, end, " tried to authenticate with nonexistent user '")) {
+    rule = AMI_NOUSER;
+    u = k + 46;
+  } else if (has(k, end, " failed to pass IP ACL as '")) {
+    rule = AMI_ACL;
+    u = k + 27;
+  } else return 0;
+  // The user's closing quote is the line's last byte, after the opening one.
+  if (u > end - 1) return 0;
+  address(record, m, k, false);
+  user(record, u, end - 1, KEY_AMI_USER);
+  field(record, R_REASON, 0);
+  noMethod(record);
+  return rule;
 }
 
 // ---------------------------------------------------------------------------------------------

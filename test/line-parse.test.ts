@@ -66,6 +66,8 @@ function assertSame(text: string, rules?: readonly Rule[]): number {
 }
 
 const PREFIX = "[Mar  5 10:00:01] NOTICE[12311] chan_sip.c: ";
+const AMI = "[Mar  5 10:00:04] NOTICE[12500] manager.c: ";
+const EXT = "[Mar  5 10:00:05] WARNING[13361][C-0000002b] Ext. 1141: ";
 const SHAPES = [
   "[Mar  5 10:00:01] NOTICE[12311] chan_sip.c: Registration from '\"100\" <sip:100@192.0.2.10>' failed for '198.51.100.7:5060' - Wrong password",
   "[Mar  5 10:00:01] NOTICE[12311] chan_sip.c: Registration from '<sips:admin@192.0.2.10>' failed for '[2001:db8::7]:5061' - No matching peer found",
@@ -75,6 +77,9 @@ const SHAPES = [
   "[Mar  5 10:00:02] NOTICE[12401][C-0000002b] res_pjsip_session.c: Call from 'anonymous' (UDP:2001:db8::9:5060) to extension '011441234567890' rejected because extension not found in context 'anonymous'.",
   "[Mar  5 10:00:03] NOTICE[12402][C-0000002c] res_pjsip_session.c:  anonymous: Call (WSS:198.51.100.10:5066) to extension '9011441234' rejected because extension not found in context 'public'.",
   "[1709632803] NOTICE[12322] chan_iax2.c: No registration for peer 'guest' (from 198.51.100.11)",
+  "[Mar  5 10:00:04] NOTICE[12500] manager.c: 198.51.100.12 tried to authenticate with nonexistent user 'admin'",
+  "[Mar  5 10:00:04] NOTICE[12500] manager.c: 198.51.100.12 failed to authenticate as 'admin'",
+  "[2024-03-05 10:00:05] NOTICE[12501] manager.c: 2001:db8::12 failed to pass IP ACL as 'monitor'",
 ];
 
 describe("WebAssembly line parser", { skip: wasmReason }, () => {
@@ -117,6 +122,46 @@ describe("WebAssembly line parser", { skip: wasmReason }, () => {
       `${PREFIX}Registration from '<sip:a;b@c> sips:x sip:@ sips:y@z' failed for '198.51.100.7' - Wrong password`,
       `${PREFIX}Registration from '<sip:usér@b>' failed for '198.51.100.7' - Wrong password`,
       `${PREFIX}Call from '' (198.51.100.9) to extension '${"9".repeat(40)}' rejected because extension not found in context 'x'.`,
+      // AMI: the user is everything between the phrase's quote and the line's last byte.
+      `${AMI}198.51.100.12 failed to authenticate as ''`,
+      `${AMI}198.51.100.12 failed to authenticate as '`,
+      `${AMI}198.51.100.12 failed to authenticate as 'it's' failed to authenticate as 'x'`,
+      `${AMI}198.51.100.12 failed to authenticate as 'admin' `,
+      `${AMI}198.51.100.12 failed to authenticate as admin'`,
+      `${AMI}198.51.100.12  failed to authenticate as 'admin'`,
+      `${AMI} 198.51.100.12 failed to authenticate as 'admin'`,
+      `${AMI}198.51.100.12:5038 failed to authenticate as 'admin'`,
+      `${AMI}pbx.example.com failed to authenticate as 'admin'`,
+      `${AMI}::ffff:198.51.100.12 tried to authenticate with nonexistent user 'x'`,
+      `${AMI}198.51.100.12 failed to pass IP ACL as '${"a".repeat(70)}'`,
+      `${AMI}198.51.100.12 failed to authenticate as 'ädmin'`,
+      `${AMI}198.51.100.12 tried to authenticate with nonexistent user`,
+      "[Mar  5 10:00:04] NOTICE[12500] chan_sip.c: 198.51.100.12 failed to authenticate as 'admin'",
+      // Dialplan lines: plain ones are read as dated lines only; any literal, or a broken origin, sends one to the rules.
+      `${EXT}"Call from 1197 to 1141 on trunk provider2"`,
+      `${EXT}please block 198.51.100.13`,
+      `${EXT}"x" Registration from '' failed for '198.51.100.13' - Wrong password`,
+      `${EXT}Error processing 300 bytes packet from UDP:198.51.100.13:5060`,
+      '[Mar  5 10:00:05] WARNING[13361][C-0000002b] Ext. 1141 "Call from 1197"',
+      "[Mar  5 10:00:05] WARNING[13361][C-0000002b] Ext. a/chan_sip.c: Registration from '' failed for '198.51.100.13' - Wrong password",
+      '[Mar  5 10:00:05] WARNING[13361][C-0000002b] Ext. 1141:12 in foo: "Call from 1197"',
+      '[Mar  5 10:00:05] WARNING[13361][C-0000002b] Ext. : "Call from 1197"',
+      '[Mar  5 10:00:05] WARNING[13361]: Ext. 1141: "Call from 1197"',
+      `${PREFIX}a dated line that names Ext. 5 and nothing else`,
+      [
+        // A dialplan line broken by a raw newline in the number: the lines after it are distrusted.
+        "[Mar  5 10:00:05] WARNING[13361][C-0000002b] Ext. 114",
+        `${EXT}"Call from 1197 to 1141 on trunk provider2"`,
+        `${PREFIX}Registration from '<sip:a@b>' failed for '198.51.100.7' - Wrong password`,
+        `${EXT}"Call from 1197 to 1141 on trunk provider2"`,
+      ].join("\n"),
+      [
+        // A packet dump: the lines inside it are packet text.
+        `${EXT}"Call from 1197 to 1141 on trunk provider2"`,
+        "[Mar  5 10:00:05] NOTICE[1] res_pjsip/pjsip_transport_events.c: Error processing 900 bytes packet from UDP 198.51.100.14:5060 :",
+        `${EXT}"Call from 1197 to 1141 on trunk provider2"`,
+        `${PREFIX}Registration from '<sip:a@b>' failed for '198.51.100.7' - Wrong password`,
+      ].join("\n"),
       // Layouts the parser does not know.
       "[Mar  5 10:00:01] NOTICE[12311] chan_sip.c:1234 handle_request: Registration from '<sip:a@b>' failed for '198.51.100.7' - Wrong password",
       "[Mar  5 10:00:01] NOTICE[12311]: chan_sip.c: Registration from '<sip:a@b>' failed for '198.51.100.7' - Wrong password",
@@ -137,6 +182,17 @@ describe("WebAssembly line parser", { skip: wasmReason }, () => {
       ].join("\n"),
     ];
     for (const text of variants) assertSame(text);
+  });
+
+  it("reads a dialplan line that holds no rule's literal as a dated line, as the rules do", () => {
+    const text = [
+      "[Mar  5 10:00:05] WARNING[13361][C-0000002b] Ext. 114",
+      `${EXT}"Call from 1197 to 1141 on trunk provider2"`,
+      `${EXT}"Call from 1198 to 1141 on trunk provider2"`,
+    ].join("\n");
+    // The broken line goes to the rules and is distrusted with the two after it, which the parser read.
+    assert.equal(assertSame(text), 2);
+    assert.equal(detect(text, true).stats.distrusted, 3);
   });
 
   it("gives the same answers on randomly mangled lines", () => {

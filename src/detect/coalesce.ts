@@ -1,4 +1,4 @@
-import type { FailureEvent } from "./event.js";
+import type { FailureEvent, Service } from "./event.js";
 
 // One attempt writes its lines within the same second; two seconds leave room for a busy logger.
 const PAIR_WINDOW_MS = 2000;
@@ -28,9 +28,11 @@ export class Coalescer {
   private pending = new Map<string, Pending>();
   /** Pairing starts with the first security event: files without them pay nothing for it. */
   private pairing = false;
-  /** The latest NOTICE-side events, to pair with the first security event when it comes. */
-  private readonly recent: FailureEvent[] = [];
-  private recentNext = 0;
+  /**
+   * The latest NOTICE-side events, to pair with the first security event when it comes: a copy
+   * of what pairing reads (the events passed in may be reused objects).
+   */
+  private readonly recent = new RecentEvents();
 
   /** Returns the event to count (with `attempts` filled in), or null when it was already counted. */
   accept(event: FailureEvent, runningTries?: number): FailureEvent | null {
@@ -58,14 +60,11 @@ export class Coalescer {
     if (event.injection || event.instant) return false;
     if (!this.pairing) {
       if (event.service !== "security") {
-        this.recent[this.recentNext] = event;
-        this.recentNext = (this.recentNext + 1) % RECENT;
+        this.recent.add(event);
         return false;
       }
       this.pairing = true;
-      const ordered = [...this.recent.slice(this.recentNext), ...this.recent.slice(0, this.recentNext)];
-      for (const e of ordered) this.pairNoticeWithSecurity(e);
-      this.recent.length = 0;
+      for (const e of this.recent.drain()) this.pairNoticeWithSecurity(e);
     }
     const kind = event.service === "security" ? "security" : "notice";
     const key = pairKey(event);
@@ -104,4 +103,53 @@ function pairKey(event: FailureEvent): string | null {
   if (event.service === "ami" || service === "AMI") return `a|${event.ip}|${event.user ?? ""}`;
   if (event.service === "sip" || service === "SIP") return `s|${event.ip}|${event.port}`;
   return null;
+}
+
+/** The last RECENT events, as much of each as pairing reads, in columns (nothing made per event). */
+class RecentEvents {
+  private readonly times = new Float64Array(RECENT);
+  private readonly ips: string[] = [];
+  private readonly ports: Array<number | undefined> = [];
+  private readonly services: Service[] = [];
+  private readonly reasons: string[] = [];
+  private readonly users: Array<string | undefined> = [];
+  private readonly callIds: Array<string | undefined> = [];
+  private next = 0;
+  private size = 0;
+
+  add(e: FailureEvent): void {
+    const i = this.next;
+    this.times[i] = e.time;
+    this.ips[i] = e.ip;
+    this.ports[i] = e.port;
+    this.services[i] = e.service;
+    this.reasons[i] = e.reason;
+    this.users[i] = e.user;
+    this.callIds[i] = e.callId;
+    this.next = (i + 1) % RECENT;
+    if (this.size < RECENT) this.size++;
+  }
+
+  /** The events kept, oldest first, as new objects; forgets them. */
+  drain(): FailureEvent[] {
+    const events: FailureEvent[] = [];
+    for (let k = this.size; k > 0; k--) {
+      const i = (this.next - k + RECENT) % RECENT;
+      events.push({
+        time: this.times[i]!,
+        ip: this.ips[i]!,
+        port: this.ports[i],
+        service: this.services[i]!,
+        reason: this.reasons[i]!,
+        user: this.users[i],
+        callId: this.callIds[i],
+        rule: "",
+        weight: 1,
+        instant: false,
+        attempts: 1,
+      });
+    }
+    this.size = 0;
+    return events;
+  }
 }

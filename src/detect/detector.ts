@@ -34,7 +34,8 @@ export interface DetectorOptions {
   clock?: () => number;
   /**
    * Take the lines the WebAssembly parser read (see ParsedLines): the same events, several
-   * times cheaper, but without `line` (their text is never decoded). Not with `observe`.
+   * times cheaper, but without `line` (their text is never decoded). Not with `observe`. Every
+   * event is then passed to `emit` in one reused object: copy what is kept of it.
    */
   parsedLines?: boolean;
 }
@@ -58,22 +59,54 @@ export interface DetectorStats {
 
 /**
  * A line read and judged, waiting for the split guard to say it is safe. A class, so that every
- * candidate has the same shape (the hot path reads them by the hundred thousand).
+ * candidate has the same shape (the hot path reads them by the hundred thousand); recycled once
+ * the guard has decided, so that a scan allocates none per line. A rule's hit is kept field by
+ * field: a line the WebAssembly parser read never has a hit object made for it.
  */
 class Candidate {
+  line: string | undefined = undefined;
+  time = 0;
+  /** The rule that took the line; the hit's fields below are set only with it. */
   rule: Rule | undefined = undefined;
-  hit: RuleHit | undefined = undefined;
+  ip = "";
+  port: number | undefined = undefined;
+  reason = "";
+  user: string | undefined = undefined;
+  callId: string | undefined = undefined;
+  runningTries: number | undefined = undefined;
+  injection = false;
   ambiguous: string | undefined = undefined;
   unmatched = false;
   /** A rule saw the start of its record but not its end: the record was split. */
   incomplete = false;
   noPrefix = false;
 
-  constructor(
-    /** Undefined for a line the WebAssembly parser read: its text was never decoded. */
-    readonly line: string | undefined,
-    readonly time: number,
-  ) {}
+  /** Ready for a new line (undefined for a line the WebAssembly parser read: never decoded). */
+  reset(line: string | undefined, time: number): this {
+    this.line = line;
+    this.time = time;
+    this.rule = undefined;
+    this.user = undefined;
+    this.callId = undefined;
+    this.runningTries = undefined;
+    this.injection = false;
+    this.ambiguous = undefined;
+    this.unmatched = false;
+    this.incomplete = false;
+    this.noPrefix = false;
+    return this;
+  }
+
+  take(rule: Rule, hit: RuleHit): void {
+    this.rule = rule;
+    this.ip = hit.ip;
+    this.port = hit.port;
+    this.reason = hit.reason;
+    this.user = hit.user;
+    this.callId = hit.callId;
+    this.runningTries = hit.runningTries;
+    this.injection = hit.injection === true;
+  }
 }
 
 const MAX_LINE = 16_384;
@@ -117,7 +150,33 @@ function hasAny(text: string, literals: readonly string[]): boolean {
 }
 
 /** Byte strings of lines that guard others (dumps, split dialplan lines), fed along with the rules' literals. */
-const GUARD_LITERALS = ["bytes packet from ", "<--- Received SIP ", "<--- Transmitting SIP ", " Ext. "];
+const DUMP_LITERALS = ["bytes packet from ", "<--- Received SIP ", "<--- Transmitting SIP "];
+const GUARD_LITERALS = [...DUMP_LITERALS, " Ext. "];
+
+/** The literals of `all` that find every line any of them does (one that contains another finds no more). */
+function minimalLiterals(all: readonly string[]): string[] {
+  const distinct = [...new Set(all)];
+  return distinct.filter((l) => !distinct.some((o) => o !== l && l.includes(o)));
+}
+
+/** An event with every field present, in one order (one shape for all of them). */
+function blankEvent(): FailureEvent {
+  return {
+    time: 0,
+    ip: "",
+    port: undefined,
+    service: "custom",
+    reason: "",
+    user: undefined,
+    rule: "",
+    weight: 1,
+    instant: false,
+    attempts: 1,
+    callId: undefined,
+    injection: undefined,
+    line: undefined,
+  };
+}
 
 /** All counters at zero. */
 export function emptyStats(): DetectorStats {
@@ -152,6 +211,10 @@ export class Detector {
   private readonly componentRules = new Map<string, ComponentRules>();
   private lastTime: number;
   private readonly parsedLines: ParsedLines | null = null;
+  /** Candidates the guard is done with, for the next lines. */
+  private readonly pool: Candidate[] = [];
+  /** With parsed lines, every event is made in this one object (see DetectorOptions.parsedLines). */
+  private readonly scratch: FailureEvent | null = null;
 
   constructor(
     private readonly options: DetectorOptions,
@@ -178,8 +241,13 @@ export class Detector {
         }
     }
     if (options.parsedLines && !options.observe) {
-      const parsed = new ParsedLines((component) => this.rulesOf(component).rules);
-      if (!parsed.idle) this.parsedLines = parsed;
+      // A line holding none of these is a dated line and nothing else to this detector.
+      const eventLiterals = minimalLiterals([...options.rules.flatMap((r) => r.literals), ...DUMP_LITERALS]);
+      const parsed = new ParsedLines((component) => this.rulesOf(component).rules, eventLiterals);
+      if (!parsed.idle) {
+        this.parsedLines = parsed;
+        this.scratch = blankEvent();
+      }
     }
   }
 
@@ -207,9 +275,7 @@ export class Detector {
 
   private literalsOf(rules: readonly Rule[]): string[] {
     if (rules.some((r) => r.literals.length === 0)) return [];
-    const all = [...new Set([...rules.flatMap((r) => r.literals), ...GUARD_LITERALS])];
-    // A literal that contains another finds no line the shorter one does not.
-    return all.filter((l) => !all.some((o) => o !== l && l.includes(o)));
+    return minimalLiterals([...rules.flatMap((r) => r.literals), ...GUARD_LITERALS]);
   }
 
   /** Feeds one line (without its newline) that starts at byte `offset` of the input. */
@@ -240,14 +306,24 @@ export class Detector {
     if (lines === null) return false;
     // Read first, always: the next record may say its date is this one's.
     const date = lines.dateText(fields, at, chunk);
+    if (lines.plain(fields, at)) {
+      // What `line` makes of it: a candidate with its time and nothing else.
+      const time = this.layout.timeOf(date);
+      this.lastTime = time;
+      this.guard.push(this.candidate(undefined, time), offset, length + 1, null, this.settled);
+      return true;
+    }
     const rule = lines.rule(fields, at);
-    const hit = rule && lines.hit(fields, at, chunk);
-    if (!rule || !hit) return false;
+    if (!rule) return false;
+    const c = this.candidate(undefined, 0);
+    if (!lines.read(fields, at, chunk, c)) {
+      this.pool.push(c);
+      return false;
+    }
     const time = this.layout.timeOf(date);
     this.lastTime = time;
-    const c = new Candidate(undefined, time);
+    c.time = time;
     c.rule = rule;
-    c.hit = hit;
     // A parsed line is a whole record of its kind: it says nothing about its neighbours.
     this.guard.push(c, offset, length + 1, null, this.settled);
     return true;
@@ -264,6 +340,7 @@ export class Detector {
     dropped: (c) => {
       this.stats.distrusted++;
       this.options.observe?.(c.line ?? "", { kind: "distrusted" });
+      this.pool.push(c);
     },
     injection: (injector) => {
       this.stats.injections++;
@@ -285,14 +362,21 @@ export class Detector {
         undefined,
       );
     },
-    released: (c) => this.finish(c),
+    released: (c) => {
+      this.finish(c);
+      this.pool.push(c);
+    },
   };
+
+  private candidate(line: string | undefined, time: number): Candidate {
+    return (this.pool.pop() ?? new Candidate()).reset(line, time);
+  }
 
   /** Reads one line on its own: which rule takes it, and what it yields. */
   private judge(line: string, record: LogRecord | null): Candidate {
     const time = record?.time ?? this.lastTime;
     if (record) this.lastTime = record.time;
-    const c = new Candidate(line, time);
+    const c = this.candidate(line, time);
     let tried = false;
     if (record && !record.broken) {
       const { rules, dialplan } = this.rulesOf(record.component);
@@ -347,10 +431,7 @@ export class Detector {
       const hit = rule.match(text);
       if (hit === AMBIGUOUS || (hit !== null && hit !== INCOMPLETE)) {
         if (hit === AMBIGUOUS) c.ambiguous = rule.id;
-        else {
-          c.rule = rule;
-          c.hit = hit;
-        }
+        else c.take(rule, hit);
         // What earlier rules saw no longer matters.
         c.incomplete = false;
         c.unmatched = false;
@@ -385,7 +466,8 @@ export class Detector {
       this.options.observe?.(c.line ?? "", { kind: "ambiguous", rule: c.ambiguous });
       return;
     }
-    if (!c.hit || !c.rule) {
+    const rule = c.rule;
+    if (!rule) {
       if (c.noPrefix) this.options.observe?.(c.line ?? "", { kind: "no-prefix" });
       else if (c.unmatched) {
         this.stats.unmatched++;
@@ -393,25 +475,23 @@ export class Detector {
       }
       return;
     }
-    const { hit, rule } = c;
-    const injection = hit.injection === true;
+    const injection = c.injection;
     if (injection) this.stats.injections++;
-    const event: FailureEvent = {
-      time: c.time,
-      ip: hit.ip,
-      port: hit.port,
-      service: injection ? "security" : rule.service,
-      reason: hit.reason,
-      user: hit.user,
-      rule: injection ? "security-injection" : rule.id,
-      weight: this.options.weights?.[rule.id] ?? rule.weight ?? 1,
-      instant: injection ? this.options.banInjection === true : rule.instant === true,
-      attempts: 1,
-      callId: hit.callId,
-      injection: injection || undefined,
-      line: c.line,
-    };
-    this.count(event, c.line ?? "", hit.runningTries);
+    const event = this.scratch ?? blankEvent();
+    event.time = c.time;
+    event.ip = c.ip;
+    event.port = c.port;
+    event.service = injection ? "security" : rule.service;
+    event.reason = c.reason;
+    event.user = c.user;
+    event.rule = injection ? "security-injection" : rule.id;
+    event.weight = this.options.weights?.[rule.id] ?? rule.weight ?? 1;
+    event.instant = injection ? this.options.banInjection === true : rule.instant === true;
+    event.attempts = 1;
+    event.callId = c.callId;
+    event.injection = injection || undefined;
+    event.line = c.line;
+    this.count(event, c.line ?? "", c.runningTries);
   }
 
   private count(event: FailureEvent, line: string, runningTries: number | undefined): void {

@@ -1,6 +1,6 @@
 import type { ParserPhrases } from "../sources/line-search.js";
 import { utf8 } from "../util/decode.js";
-import { address, cap, hit, type Rule, type RuleHit } from "./rule.js";
+import { address, cap, type Rule, type RuleHit } from "./rule.js";
 import { PARSED_RULES, type ParsedRule } from "./rules/asterisk.js";
 
 // A record's fields, as assembly/line-parse.ts writes them (positions are offsets in the chunk;
@@ -21,6 +21,11 @@ const CALLID_AT = 14;
 
 /** The rule number the parser writes for PJSIP's request (the only one with a method and Call-ID). */
 const PJSIP_REQUEST = 2;
+/** What the parser writes for a line that holds none of `eventLiterals`. */
+const PLAIN = 10;
+
+/** Where `read` writes a record's hit: a rule's hit, field by field. */
+export type HitFields = Pick<RuleHit, "ip" | "port" | "reason" | "user" | "callId">;
 
 const PARSED = new Set(PARSED_RULES.flatMap((p) => (p ? [p.rule] : [])));
 
@@ -44,8 +49,12 @@ export class ParsedLines {
   private readonly reasonsWithMethod = new Map<number, string>();
   private stamp = "";
 
-  /** `rulesOf(component)`: the rules the detector tries, in order, on a component's lines. */
-  constructor(rulesOf: (component: string) => readonly Rule[] | undefined) {
+  /**
+   * `rulesOf(component)`: the rules the detector tries, in order, on a component's lines.
+   * `eventLiterals`: every literal that can make a line more than a dated line to the detector
+   * (see ParserPhrases).
+   */
+  constructor(rulesOf: (component: string) => readonly Rule[] | undefined, eventLiterals: readonly string[]) {
     this.usable = PARSED_RULES.map((parsed) =>
       parsed?.components.every((component) => {
         const rules = rulesOf(component) ?? [];
@@ -58,6 +67,7 @@ export class ParsedLines {
     this.phrases = {
       sipReasons: PARSED_RULES[1]!.reasons,
       pjsipReasons: PARSED_RULES[PJSIP_REQUEST]!.reasons,
+      eventLiterals,
     };
   }
 
@@ -66,23 +76,40 @@ export class ParsedLines {
     return this.usable.every((p) => p === undefined);
   }
 
+  /**
+   * True when the record at `at` is a line of the layout that holds none of the event literals:
+   * to the detector, its date and nothing else.
+   */
+  plain(fields: Int32Array, at: number): boolean {
+    return fields[at + RULE] === PLAIN;
+  }
+
   /** The rule of the record at `at`, or undefined when the record is not to be used. */
   rule(fields: Int32Array, at: number): Rule | undefined {
     return this.usable[fields[at + RULE]!]?.rule;
   }
 
-  /** The record's hit, as its rule would return it; null when the rule would not match (a bad address). */
-  hit(fields: Int32Array, at: number, chunk: Buffer): RuleHit | null {
+  /**
+   * Writes the record's hit into `into`, field by field, as its rule would have returned it (no
+   * object is made per line): false when the rule would not match (a bad address).
+   */
+  read(fields: Int32Array, at: number, chunk: Buffer, into: HitFields): boolean {
     const code = fields[at + RULE]!;
     const parsed = this.usable[code]!;
     const addr = this.address(fields, at, chunk, parsed.bareV6Port);
-    if (addr === null) return null;
-    const user = fields[at + USER_LEN]! < 0 ? undefined : this.user(fields, at, chunk, parsed.userCap);
+    if (addr === null) return false;
     const reason = parsed.reasons[fields[at + REASON]!]!;
-    if (code !== PJSIP_REQUEST) return hit(addr, reason, user);
-    return hit(addr, this.withMethod(fields, at, chunk, reason), user, {
-      callId: cap(text(fields, at + CALLID_AT, chunk), 128),
-    });
+    into.ip = addr.ip;
+    into.port = addr.port;
+    into.user = fields[at + USER_LEN]! < 0 ? undefined : this.user(fields, at, chunk, parsed.userCap);
+    if (code === PJSIP_REQUEST) {
+      into.reason = this.withMethod(fields, at, chunk, reason);
+      into.callId = cap(text(fields, at + CALLID_AT, chunk), 128);
+    } else {
+      into.reason = reason;
+      into.callId = undefined;
+    }
+    return true;
   }
 
   /** The record's date text, as the layout's prefix holds it. */

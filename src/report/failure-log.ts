@@ -62,7 +62,9 @@ export class FailureLog {
     };
     let offender = -1;
     let skipping = false;
-    for (const i of order) {
+    // An index loop: iterating a typed array with for-of made an object per element here.
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k]!;
       if (this.offenders[i] !== offender) {
         offender = this.offenders[i]!;
         e.ip = ipOf(offender);

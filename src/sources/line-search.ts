@@ -23,6 +23,12 @@ export interface LineSearch {
 export interface ParserPhrases {
   sipReasons: readonly string[];
   pjsipReasons: readonly string[];
+  /**
+   * Every literal that can make a line more than a dated line to the rules: a line of Asterisk's
+   * layout that holds none of them (the search found it by the literal that watches dialplan
+   * lines) is marked plain. Without it, no line is.
+   */
+  eventLiterals?: readonly string[];
 }
 
 /**
@@ -79,6 +85,7 @@ interface Exports {
   memory: WebAssembly.Memory;
   dataEnd(): number;
   setPhrases(table: number, sip: number, pjsip: number): void;
+  setPlain(masks: number, literals: number, count: number, scratch: number, out: number): void;
   parseLines(text: number, pairs: number, count: number, records: number, newChunk: boolean): void;
   internSetup(
     slots: number,
@@ -147,10 +154,12 @@ export class WasmLineSearch implements LineSearch {
     sample: Buffer,
     parser: ParserPhrases | undefined,
   ) {
-    // Header: masks (128 bytes), scratch (16), literal records (16 each), literal bytes; then
-    // the parser's phrases, records and intern table.
+    // Header: the search's tables (see writeTables); then the parser's: the tables of the
+    // literals that tell a plain line, the phrases, the records and the intern table.
     this.base = align(wasm.dataEnd());
-    const tables = this.base + LITERALS + literals.length * 16 + literals.reduce((n, l) => n + l.length, 0);
+    const plainLiterals = (parser?.eventLiterals ?? []).map((l) => Buffer.from(l, "utf8"));
+    const plainAt = align(this.base + tablesSize(literals));
+    const tables = plainAt + (plainLiterals.length > 0 ? tablesSize(plainLiterals) : 0);
     const phrases =
       parser && [...parser.sipReasons, ...parser.pjsipReasons].map((p) => Buffer.from(p, "latin1"));
     const phrasesAt = align(tables);
@@ -165,8 +174,30 @@ export class WasmLineSearch implements LineSearch {
     this.words = new Uint32Array(wasm.memory.buffer);
     this.fields = new Int32Array(wasm.memory.buffer);
     this.reserve(PAGE);
-    this.writeTables(sample);
+    // Each literal's fingerprint is chosen once, for both tables.
+    const text = sample.toString("latin1", 0, Math.min(sample.length, SAMPLE_BYTES));
+    const chosen = new Map<string, { offset: number; key: string }>();
+    const fingerprint = (literal: Buffer) => {
+      const key = literal.toString("latin1");
+      let known = chosen.get(key);
+      if (known === undefined) {
+        known = rarestWindow(literal, text);
+        chosen.set(key, known);
+      }
+      return known;
+    };
+    writeTables(this.memory, this.base, literals, fingerprint);
     if (phrases && parser) {
+      if (plainLiterals.length > 0) {
+        writeTables(this.memory, plainAt, plainLiterals, fingerprint);
+        wasm.setPlain(
+          plainAt + MASKS,
+          plainAt + LITERALS,
+          plainLiterals.length,
+          plainAt + SCRATCH,
+          plainAt + OUT,
+        );
+      }
       let bytesAt = phrasesAt + phrases.length * 8;
       phrases.forEach((phrase, k) => {
         this.memory.set(phrase, bytesAt);
@@ -235,38 +266,6 @@ export class WasmLineSearch implements LineSearch {
     }
     this.capacity = capacity;
   }
-
-  /**
-   * Picks each literal's fingerprint (its rarest 4 bytes in the sample, so ordinary lines seldom
-   * pass the first test), puts literals with the same fingerprint in one bucket, and writes the
-   * tables and literals to memory.
-   */
-  private writeTables(sample: Buffer): void {
-    const mem = this.memory;
-    mem.fill(0, this.base, this.base + LITERALS + this.literals.length * 16);
-    const text = sample.toString("latin1", 0, Math.min(sample.length, SAMPLE_BYTES));
-    const fingerprints = this.literals.map((l) => rarestWindow(l, text));
-    const distinct = [...new Set(fingerprints.map((f) => f.key))];
-    let bytesAt = this.base + LITERALS + this.literals.length * 16;
-    this.literals.forEach((literal, k) => {
-      const { offset } = fingerprints[k]!;
-      const bucket = 1 << (distinct.indexOf(fingerprints[k]!.key) % BUCKETS);
-      for (let j = 0; j < FINGERPRINT; j++) {
-        const table = this.base + MASKS + j * 32;
-        if (offset + j < literal.length) {
-          const byte = literal[offset + j]!;
-          mem[table + (byte & 0x0f)]! |= bucket;
-          mem[table + 16 + (byte >> 4)]! |= bucket;
-        } else {
-          // A literal shorter than the fingerprint: any byte will do here.
-          for (let n = 0; n < 32; n++) mem[table + n]! |= bucket;
-        }
-      }
-      mem.set(literal, bytesAt);
-      this.words.set([bytesAt, literal.length, offset, bucket], ((this.base + LITERALS) >>> 2) + k * 4);
-      bytesAt += literal.length;
-    });
-  }
 }
 
 // The parser's records: FIELDS i32 per line (see assembly/line-parse.ts), BATCH lines at a time.
@@ -283,11 +282,55 @@ function align(n: number): number {
   return (n + 7) & ~7;
 }
 
+/** The bytes writeTables needs for `literals`. */
+function tablesSize(literals: readonly Buffer[]): number {
+  return LITERALS + literals.length * 16 + literals.reduce((n, l) => n + l.length, 0);
+}
+
+/**
+ * Writes the search tables for `literals` at `at` (see assembly/line-search.ts): picks each
+ * literal's fingerprint (its rarest 4 bytes in the sample, so ordinary lines seldom pass the
+ * first test), puts literals with the same fingerprint in one bucket, and writes the masks and
+ * the literals.
+ */
+function writeTables(
+  mem: Uint8Array,
+  at: number,
+  literals: readonly Buffer[],
+  fingerprint: (literal: Buffer) => { offset: number; key: string },
+): void {
+  const words = new Uint32Array(mem.buffer);
+  mem.fill(0, at, at + LITERALS + literals.length * 16);
+  const fingerprints = literals.map(fingerprint);
+  const distinct = [...new Set(fingerprints.map((f) => f.key))];
+  let bytesAt = at + LITERALS + literals.length * 16;
+  literals.forEach((literal, k) => {
+    const { offset } = fingerprints[k]!;
+    const bucket = 1 << (distinct.indexOf(fingerprints[k]!.key) % BUCKETS);
+    for (let j = 0; j < FINGERPRINT; j++) {
+      const table = at + MASKS + j * 32;
+      if (offset + j < literal.length) {
+        const byte = literal[offset + j]!;
+        mem[table + (byte & 0x0f)]! |= bucket;
+        mem[table + 16 + (byte >> 4)]! |= bucket;
+      } else {
+        // A literal shorter than the fingerprint: any byte will do here.
+        for (let n = 0; n < 32; n++) mem[table + n]! |= bucket;
+      }
+    }
+    mem.set(literal, bytesAt);
+    words.set([bytesAt, literal.length, offset, bucket], ((at + LITERALS) >>> 2) + k * 4);
+    bytesAt += literal.length;
+  });
+}
+
 // Enough of the input to tell common text from rare.
 const SAMPLE_BYTES = 65_536;
-// Offsets from the end of the module's own data (the parser's fixed texts).
+// Offsets in a table block (see writeTables).
 const MASKS = 0;
 const SCRATCH = 128;
+/** Where the parser's plain-line test writes what it found (8 bytes). */
+const OUT = 144;
 const LITERALS = 256;
 
 /** The window of the literal whose text is rarest in the sample. */

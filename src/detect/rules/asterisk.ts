@@ -228,9 +228,33 @@ const iax2Rules: Rule[] = [
   ),
 ];
 
-/** AMI lines start with the address (printed without a port); the user name is the attacker's. */
-function ami(id: string, literal: string, pattern: RegExp, reason: string, description: string): Rule {
-  return {
+/** AMI's failed logins: the address (printed without a port), then the user the caller gave. */
+const AMI_LOGINS = [
+  {
+    id: "ami-auth",
+    literal: " failed to authenticate as '",
+    pattern: /^(\S+) failed to authenticate as '(.*)'$/s,
+    reason: "AMI login failed",
+    description: "AMI: <ip> failed to authenticate as '<user>'",
+  },
+  {
+    id: "ami-nouser",
+    literal: "tried to authenticate with nonexistent user",
+    pattern: /^(\S+) tried to authenticate with nonexistent user '(.*)'$/s,
+    reason: "AMI login with nonexistent user",
+    description: "AMI: <ip> tried to authenticate with nonexistent user '<user>'",
+  },
+  {
+    id: "ami-acl",
+    literal: "failed to pass IP ACL as",
+    pattern: /^(\S+) failed to pass IP ACL as '(.*)'$/s,
+    reason: "AMI login outside IP ACL",
+    description: "AMI: <ip> failed to pass IP ACL as '<user>'",
+  },
+] as const;
+
+const amiRules: Rule[] = AMI_LOGINS.map(
+  ({ id, literal, pattern, reason, description }): Rule => ({
     id,
     service: "ami",
     description,
@@ -242,32 +266,8 @@ function ami(id: string, literal: string, pattern: RegExp, reason: string, descr
       const addr = address(m[1]);
       return addr && hit(addr, reason, cap(m[2]));
     },
-  };
-}
-
-const amiRules: Rule[] = [
-  ami(
-    "ami-auth",
-    " failed to authenticate as '",
-    /^(\S+) failed to authenticate as '(.*)'$/s,
-    "AMI login failed",
-    "AMI: <ip> failed to authenticate as '<user>'",
-  ),
-  ami(
-    "ami-nouser",
-    "tried to authenticate with nonexistent user",
-    /^(\S+) tried to authenticate with nonexistent user '(.*)'$/s,
-    "AMI login with nonexistent user",
-    "AMI: <ip> tried to authenticate with nonexistent user '<user>'",
-  ),
-  ami(
-    "ami-acl",
-    "failed to pass IP ACL as",
-    /^(\S+) failed to pass IP ACL as '(.*)'$/s,
-    "AMI login outside IP ACL",
-    "AMI: <ip> failed to pass IP ACL as '<user>'",
-  ),
-];
+  }),
+);
 
 export const asteriskRules: readonly Rule[] = [
   sipRegister,
@@ -334,4 +334,12 @@ export const PARSED_RULES: ReadonlyArray<ParsedRule | undefined> = [
     reasons: [IAX2_NOREG_REASON],
     userCap: 64,
   },
+  // AMI's three failed logins, in amiRules' order.
+  ...amiRules.map((rule, k) => ({
+    rule,
+    components: ["manager.c"],
+    bareV6Port: false,
+    reasons: [AMI_LOGINS[k]!.reason],
+    userCap: 64,
+  })),
 ];
