@@ -158,11 +158,26 @@ function has(p: usize, end: usize, s: string): bool {
   return p + <usize>s.length <= end && spells(p, s);
 }
 
-/** The first position in [from, end) where `s` starts, or 0 (positions in the text are never 0). */
+/**
+ * The first position in [from, end) where `s` (2 bytes or more) starts, or 0 (positions in the
+ * text are never 0). 16 positions at a time, by its first two bytes; the loads may read past
+ * `end` (memory is there: the next lines, or the text's padding), never a match.
+ */
 function find(from: usize, end: usize, s: string): usize {
   const n = <usize>s.length;
-  const first = <u8>s.charCodeAt(0);
-  for (let p = from; p + n <= end; p++) if (load<u8>(p) == first && spells(p, s)) return p;
+  if (from + n > end) return 0;
+  const first = i8x16.splat(<i8>s.charCodeAt(0));
+  const second = i8x16.splat(<i8>s.charCodeAt(1));
+  const last = end - n;
+  for (let p = from; p <= last; p += 16) {
+    let m = i8x16.bitmask(v128.and(i8x16.eq(v128.load(p), first), i8x16.eq(v128.load(p + 1), second)));
+    while (m != 0) {
+      const at = p + <usize>ctz<u32>(m);
+      if (at > last) return 0;
+      if (spells(at, s)) return at;
+      m &= m - 1;
+    }
+  }
   return 0;
 }
 

@@ -43,13 +43,14 @@ export interface GuardSink<T> {
  * literal need to pass through here: the others can never be events.
  *
  * Every candidate line of a scan passes through here, so nothing is allocated per push: the held lines are
- * a queue of parallel arrays, and what a push decides is told to a sink.
+ * a ring of parallel arrays, and what a push decides is told to a sink.
  */
 export class SplitGuard<T> {
-  // The held lines, oldest first, from index `head` on.
-  private items: T[] = [];
-  private ends: number[] = [];
+  // The held lines, oldest first: `count` of them from slot `head` on (slots wrap around).
+  private items: Array<T | undefined> = new Array(64).fill(undefined);
+  private ends = new Float64Array(64);
   private head = 0;
+  private count = 0;
   private quarantineUntil = -1;
   private lastStartEnd = Number.NEGATIVE_INFINITY;
   private pending: { injector?: { ip: string; port?: number }; until: number } | null = null;
@@ -58,8 +59,8 @@ export class SplitGuard<T> {
     const end = offset + length;
     // The held lines that are safe now are told last, but counted first: the decisions below
     // only ever drop lines held after them.
-    let safe = this.head;
-    while (safe < this.items.length && this.ends[safe]! + WINDOW_BYTES <= offset) safe++;
+    let safe = 0;
+    while (safe < this.count && this.endAt(safe) + WINDOW_BYTES <= offset) safe++;
     if (this.pending && offset >= this.pending.until) {
       const injector = this.pending.injector;
       this.pending = null;
@@ -76,7 +77,7 @@ export class SplitGuard<T> {
     const pending = this.pending;
     this.pending = null;
     if (pending) sink.injection(pending.injector);
-    this.release(this.items.length, sink);
+    this.release(this.count, sink);
   }
 
   private decide(item: T, offset: number, end: number, signal: Signal | null, sink: GuardSink<T>): void {
@@ -107,29 +108,61 @@ export class SplitGuard<T> {
       return;
     }
     if (signal?.kind === "security-start") this.lastStartEnd = end;
-    this.items.push(item);
-    this.ends.push(end);
+    this.hold(item, end);
   }
 
-  /** Tells the held lines before index `upTo` as safe and forgets them. */
-  private release(upTo: number, sink: GuardSink<T>): void {
-    const from = this.head;
-    this.head = upTo;
-    for (let i = from; i < upTo; i++) sink.released(this.items[i]!);
-    // The released front is dropped now and then, not on every push.
-    if (upTo > 1024 && upTo * 2 >= this.items.length) {
-      this.items.splice(0, upTo);
-      this.ends.splice(0, upTo);
-      this.head = 0;
+  /** The end of the k-th held line (0: the oldest). */
+  private endAt(k: number): number {
+    return this.ends[(this.head + k) & (this.ends.length - 1)]!;
+  }
+
+  private hold(item: T, end: number): void {
+    if (this.count === this.ends.length) this.grow();
+    const slot = (this.head + this.count) & (this.ends.length - 1);
+    this.items[slot] = item;
+    this.ends[slot] = end;
+    this.count++;
+  }
+
+  /** Doubles the ring, the held lines from slot 0 on. */
+  private grow(): void {
+    const size = this.ends.length;
+    const items: Array<T | undefined> = new Array(size * 2).fill(undefined);
+    const ends = new Float64Array(size * 2);
+    for (let k = 0; k < this.count; k++) {
+      const slot = (this.head + k) & (size - 1);
+      items[k] = this.items[slot];
+      ends[k] = this.ends[slot]!;
+    }
+    this.items = items;
+    this.ends = ends;
+    this.head = 0;
+  }
+
+  /** Tells the oldest `n` held lines as safe and forgets them. */
+  private release(n: number, sink: GuardSink<T>): void {
+    const mask = this.ends.length - 1;
+    for (let k = 0; k < n; k++) {
+      const slot = this.head;
+      const item = this.items[slot] as T;
+      this.items[slot] = undefined;
+      this.head = (slot + 1) & mask;
+      this.count--;
+      sink.released(item);
     }
   }
 
   /** Drops the held lines that end after `limit` (held lines end in input order). */
   private dropHeldAfter(limit: number, sink: GuardSink<T>): void {
-    let keep = this.items.length;
-    while (keep > this.head && this.ends[keep - 1]! > limit) keep--;
-    for (let i = keep; i < this.items.length; i++) sink.dropped(this.items[i]!);
-    this.items.length = keep;
-    this.ends.length = keep;
+    let keep = this.count;
+    while (keep > 0 && this.endAt(keep - 1) > limit) keep--;
+    const mask = this.ends.length - 1;
+    for (let k = keep; k < this.count; k++) {
+      const slot = (this.head + k) & mask;
+      const item = this.items[slot] as T;
+      this.items[slot] = undefined;
+      sink.dropped(item);
+    }
+    this.count = keep;
   }
 }

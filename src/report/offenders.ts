@@ -79,20 +79,23 @@ export class OffenderReport {
 
   /** Offenders, most failures first. */
   offenders(): Offender[] {
-    return this.list
-      .map(
-        (t): Offender => ({
-          ip: t.ip,
-          failures: t.failures,
-          reasons: t.reasonTexts.map((text, i) => [text, t.reasonCounts[i]!]),
-          users: t.users,
-          services: t.services,
-          firstSeen: t.firstSeen,
-          lastSeen: t.lastSeen,
-          wouldBan: t.wouldBan,
-          banAt: t.banAt,
-        }),
-      )
-      .sort((a, b) => b.failures - a.failures || a.ip.localeCompare(b.ip));
+    return (
+      this.list
+        .map(
+          (t): Offender => ({
+            ip: t.ip,
+            failures: t.failures,
+            reasons: t.reasonTexts.map((text, i) => [text, t.reasonCounts[i]!]),
+            users: t.users,
+            services: t.services,
+            firstSeen: t.firstSeen,
+            lastSeen: t.lastSeen,
+            wouldBan: t.wouldBan,
+            banAt: t.banAt,
+          }),
+        )
+        // Ties by address text, compared as code units (localeCompare loads a collator for nothing).
+        .sort((a, b) => b.failures - a.failures || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0))
+    );
   }
 }
