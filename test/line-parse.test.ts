@@ -246,6 +246,21 @@ describe("WebAssembly line parser", { skip: wasmReason }, () => {
     assert.ok(parsed > 0 && parsed < SHAPES.length, `parsed ${parsed} of ${SHAPES.length}`);
   });
 
+  it("leaves a line that signals the split guard to the rules, even with the rules of its kind off", () => {
+    // With both "Call from" rules off, the end of a call line is still a split record's remainder.
+    const withoutCalls = buildRules({
+      ...defaultConfig().detect,
+      rules: { "call-noext": false, "pjsip-call-noext": false },
+    });
+    const text = [
+      `${PREFIX}Registration from '<sip:a@b>' failed for '198.51.100.7' - Wrong password`,
+      "[Mar  5 10:00:05] WARNING[13361][C-0000002b] Ext. 114",
+      `${EXT}x' rejected because extension not found in context 'y'.`,
+    ].join("\n");
+    assertSame(text, withoutCalls);
+    assert.equal(detect(text, true, withoutCalls).stats.injections, 1);
+  });
+
   it("scans a generated attack log to the same report", async (t) => {
     const dir = tempDir(t, "sipban-parse-");
     const path = join(dir, "messages");

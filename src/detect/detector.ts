@@ -152,6 +152,11 @@ function hasAny(text: string, literals: readonly string[]): boolean {
 /** Byte strings of lines that guard others (dumps, split dialplan lines), fed along with the rules' literals. */
 const DUMP_LITERALS = ["bytes packet from ", "<--- Received SIP ", "<--- Transmitting SIP "];
 const GUARD_LITERALS = [...DUMP_LITERALS, " Ext. "];
+/**
+ * Texts that make a line a signal to the split guard whatever rules are on (see `signal`): the
+ * end of a "Call from" line (a remainder even with the call rules off) and the security log's.
+ */
+const SIGNAL_TEXTS = ["rejected because", "SecurityEvent=", "RemoteAddress="];
 
 /** The literals of `all` that find every line any of them does (one that contains another finds no more). */
 function minimalLiterals(all: readonly string[]): string[] {
@@ -242,7 +247,11 @@ export class Detector {
     }
     if (options.parsedLines && !options.observe) {
       // A line holding none of these is a dated line and nothing else to this detector.
-      const eventLiterals = minimalLiterals([...options.rules.flatMap((r) => r.literals), ...DUMP_LITERALS]);
+      const eventLiterals = minimalLiterals([
+        ...options.rules.flatMap((r) => r.literals),
+        ...DUMP_LITERALS,
+        ...SIGNAL_TEXTS,
+      ]);
       const parsed = new ParsedLines((component) => this.rulesOf(component).rules, eventLiterals);
       if (!parsed.idle) {
         this.parsedLines = parsed;
