@@ -1,6 +1,6 @@
 import { escapeRegExp } from "../util/escape-regexp.js";
 import { Coalescer } from "./coalesce.js";
-import type { FailureEvent, LogRecord } from "./event.js";
+import { blankEvent, type FailureEvent, type LogRecord } from "./event.js";
 import { KAMAILIO, LayoutParser } from "./layout.js";
 import { ParsedLines } from "./parsed-lines.js";
 import { AMBIGUOUS, DIALPLAN, INCOMPLETE, type Rule, type RuleHit } from "./rule.js";
@@ -162,25 +162,6 @@ const SIGNAL_TEXTS = ["rejected because", "SecurityEvent=", "RemoteAddress="];
 function minimalLiterals(all: readonly string[]): string[] {
   const distinct = [...new Set(all)];
   return distinct.filter((l) => !distinct.some((o) => o !== l && l.includes(o)));
-}
-
-/** An event with every field present, in one order (one shape for all of them). */
-function blankEvent(): FailureEvent {
-  return {
-    time: 0,
-    ip: "",
-    port: undefined,
-    service: "custom",
-    reason: "",
-    user: undefined,
-    rule: "",
-    weight: 1,
-    instant: false,
-    attempts: 1,
-    callId: undefined,
-    injection: undefined,
-    line: undefined,
-  };
 }
 
 /** All counters at zero. */

@@ -37,6 +37,25 @@ export interface FailureEvent {
   line?: string;
 }
 
+/** An event with every field present, in one order (one shape for all of them). */
+export function blankEvent(): FailureEvent {
+  return {
+    time: 0,
+    ip: "",
+    port: undefined,
+    service: "custom",
+    reason: "",
+    user: undefined,
+    rule: "",
+    weight: 1,
+    instant: false,
+    attempts: 1,
+    callId: undefined,
+    injection: undefined,
+    line: undefined,
+  };
+}
+
 /** A parsed log line: when, how severe, which source file of the server, and the text. */
 export interface LogRecord {
   time: number;

@@ -1,4 +1,4 @@
-import type { FailureEvent, Service } from "../detect/event.js";
+import { blankEvent, type FailureEvent, type Service } from "../detect/event.js";
 
 /**
  * The failures of a scan, kept for the ban policy's replay. Stored as columns of numbers: a scan
@@ -47,19 +47,7 @@ export class FailureLog {
     visit: (e: FailureEvent) => boolean | undefined,
   ): void {
     const order = this.orderByAddress();
-    const e: FailureEvent = {
-      time: 0,
-      ip: "",
-      service: "custom",
-      reason: "",
-      user: undefined,
-      rule: "",
-      weight: 1,
-      instant: false,
-      attempts: 1,
-      injection: undefined,
-      line: undefined,
-    };
+    const e = blankEvent();
     let offender = -1;
     let skipping = false;
     // An index loop: iterating a typed array with for-of made an object per element here.
