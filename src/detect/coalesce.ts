@@ -1,4 +1,4 @@
-import type { FailureEvent, Service } from "./event.js";
+import { blankEvent, type FailureEvent, type Service } from "./event.js";
 
 // One attempt writes its lines within the same second; two seconds leave room for a busy logger.
 const PAIR_WINDOW_MS = 2000;
@@ -135,19 +135,15 @@ class RecentEvents {
     const events: FailureEvent[] = [];
     for (let k = this.size; k > 0; k--) {
       const i = (this.next - k + RECENT) % RECENT;
-      events.push({
-        time: this.times[i]!,
-        ip: this.ips[i]!,
-        port: this.ports[i],
-        service: this.services[i]!,
-        reason: this.reasons[i]!,
-        user: this.users[i],
-        callId: this.callIds[i],
-        rule: "",
-        weight: 1,
-        instant: false,
-        attempts: 1,
-      });
+      const e = blankEvent();
+      e.time = this.times[i]!;
+      e.ip = this.ips[i]!;
+      e.port = this.ports[i];
+      e.service = this.services[i]!;
+      e.reason = this.reasons[i]!;
+      e.user = this.users[i];
+      e.callId = this.callIds[i];
+      events.push(e);
     }
     this.size = 0;
     return events;
