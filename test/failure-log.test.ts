@@ -21,7 +21,6 @@ function replay(events: FailureEvent[], details: boolean) {
     (i) => report.ipOf(i),
     (e) => {
       seen.push({ ...e });
-      return false;
     },
   );
   return seen;
@@ -87,26 +86,25 @@ describe("failure log", () => {
     assert.equal(bare!.line, undefined);
   });
 
-  it("skips the rest of an address's failures when the visit asks, and goes on with the next", () => {
+  it("gives each address's failures as columns in time order, amounts as weight times attempts", () => {
     const report = new OffenderReport();
     const log = new FailureLog();
     for (const e of [
+      failure("192.0.2.1", 3000, { weight: 2, attempts: 3 }),
+      failure("192.0.2.2", 1000, { instant: true }),
       failure("192.0.2.1", 1000),
-      failure("192.0.2.2", 1000),
-      failure("192.0.2.1", 2000),
-      failure("192.0.2.1", 3000),
-      failure("192.0.2.2", 2000),
+      failure("192.0.2.1", 2000, { weight: 0.5 }),
     ])
       log.add(e, report.add(e));
     const seen: string[] = [];
-    log.forEachByAddress(
-      (i) => report.ipOf(i),
-      (e) => {
-        seen.push(`${e.ip}@${e.time}`);
-        return e.time === 2000;
-      },
-    );
-    assert.deepEqual(seen, ["192.0.2.1@1000", "192.0.2.1@2000", "192.0.2.2@1000", "192.0.2.2@2000"]);
+    log.forEachAddress((offender, f) => {
+      const rows = Array.from(
+        { length: f.length },
+        (_, j) => `${f.times[j]}:${f.amounts[j]}:${f.instant[j]}`,
+      );
+      seen.push(`${report.ipOf(offender)} ${rows.join(" ")}`);
+    });
+    assert.deepEqual(seen, ["192.0.2.1 1000:1:0 2000:0.5:0 3000:6:0", "192.0.2.2 1000:1:1"]);
   });
 
   it("holds more failures than its first allocation", () => {

@@ -105,6 +105,56 @@ describe("ban policy", () => {
   });
 });
 
+describe("first ban of a scan", () => {
+  // A small deterministic generator: the same cases on every run.
+  function random(seed: number): () => number {
+    let x = seed;
+    return () => {
+      x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return x / 2_147_483_648;
+    };
+  }
+
+  it("comes at the failure where onFailure first decides, for any weights, gaps and instant hits", () => {
+    const next = random(7);
+    const config = { ...DEFAULT_POLICY, maxretry: 3, findtimeMs: 10 * MIN };
+    const weights = [0, 0.1, 0.3, 0.5, 1, 2];
+    let banned = 0;
+    let never = 0;
+    for (let round = 0; round < 400; round++) {
+      const ip = round % 10 === 0 ? "192.0.2.9" : `203.0.113.${round % 200}`;
+      const length = 1 + Math.floor(next() * 30);
+      const events = [];
+      let time = 0;
+      for (let j = 0; j < length; j++) {
+        // Whole minutes: failures exactly findtime apart are common.
+        time += Math.floor(next() * 8) * MIN;
+        events.push(
+          failure(ip, time, {
+            weight: weights[Math.floor(next() * weights.length)]!,
+            attempts: 1 + Math.floor(next() * 3),
+            instant: next() < 0.02,
+          }),
+        );
+      }
+      const oneByOne = new BanPolicy(config, allowlist());
+      const expected = events.map((e) => oneByOne.onFailure(e)).find((d) => d !== null)?.at;
+      const columns = new BanPolicy(config, allowlist());
+      const at = columns.firstBanAt(ip, {
+        length,
+        times: Float64Array.from(events, (e) => e.time),
+        amounts: Float64Array.from(events, (e) => e.weight * e.attempts),
+        instant: Uint8Array.from(events, (e) => (e.instant ? 1 : 0)),
+      });
+      assert.equal(at, expected, `round ${round}`);
+      assert.equal(columns.allowlisted, oneByOne.allowlisted, `round ${round}`);
+      if (at === undefined) never++;
+      else banned++;
+    }
+    assert.ok(banned > 50 && never > 50, `both outcomes are tried (${banned} banned, ${never} not)`);
+  });
+});
+
 describe("durations", () => {
   it("parses and formats", () => {
     assert.equal(parseDuration("10m"), 600_000);

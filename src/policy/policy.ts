@@ -36,6 +36,16 @@ export function policyConfig(config: Config): PolicyConfig {
   };
 }
 
+/** One address's failures in time order, as columns (see FailureLog.forEachAddress). */
+export interface FailureSeries {
+  length: number;
+  times: Float64Array;
+  /** Each failure's weight times its attempts: what it adds to the count. */
+  amounts: Float64Array;
+  /** 1 for a failure that bans at once. */
+  instant: Uint8Array;
+}
+
 /** Why an address was banned: what it did, in numbers and samples. */
 export interface Evidence {
   failures: number;
@@ -144,6 +154,31 @@ export class BanPolicy {
     for (let i = 1; i < c.marks.length; i += 2) sum += c.marks[i]!;
     if (!event.instant && sum < this.config.maxretry) return null;
     return this.decide(event, c, now);
+  }
+
+  /**
+   * When this policy, fresh, would first ban `ip` for `failures` (all of its failures, in time
+   * order): the time of the failure that earns the ban, or undefined. The answer onFailure
+   * gives when fed them one by one (the same window, the same sum in the same order), without
+   * the counters and evidence a decision carries: all a scan's report asks is who and when.
+   */
+  firstBanAt(ip: string, failures: FailureSeries): number | undefined {
+    if (this.allowlist.has(ip)) {
+      this.allowlisted += failures.length;
+      return undefined;
+    }
+    const { times, amounts, instant, length } = failures;
+    let oldest = 0;
+    for (let i = 0; i < length; i++) {
+      const now = times[i]!;
+      if (instant[i] === 1) return now;
+      const horizon = now - this.config.findtimeMs;
+      while (times[oldest]! < horizon) oldest++;
+      let sum = 0;
+      for (let k = oldest; k <= i; k++) sum += amounts[k]!;
+      if (sum >= this.config.maxretry) return now;
+    }
+    return undefined;
   }
 
   private decide(event: FailureEvent, c: Counter, now: number): Decision {

@@ -1,4 +1,5 @@
 import { blankEvent, type FailureEvent, type Service } from "../detect/event.js";
+import type { FailureSeries } from "../policy/policy.js";
 
 /**
  * The failures of a scan, kept for the ban policy's replay. Stored as columns of numbers: a scan
@@ -39,24 +40,19 @@ export class FailureLog {
   /**
    * Visits every failure, address by address, each address's in time order (ties in the order
    * read): the policy decides each address on its own, and it meets every address's failures
-   * together. The event passed is reused for the next visit and must not be kept. When `visit`
-   * returns true, the rest of that address's failures are skipped.
+   * together. The event passed is reused for the next visit and must not be kept.
    */
-  forEachByAddress(
-    ipOf: (offender: number) => string,
-    visit: (e: FailureEvent) => boolean | undefined,
-  ): void {
+  forEachByAddress(ipOf: (offender: number) => string, visit: (e: FailureEvent) => void): void {
     const order = this.orderByAddress();
     const e = blankEvent();
     let offender = -1;
-    let skipping = false;
     // An index loop: iterating a typed array with for-of made an object per element here.
     for (let k = 0; k < order.length; k++) {
       const i = order[k]!;
       if (this.offenders[i] !== offender) {
         offender = this.offenders[i]!;
         e.ip = ipOf(offender);
-      } else if (skipping) continue;
+      }
       const flags = this.flags[i]!;
       e.time = this.times[i]!;
       e.weight = this.weights[i]!;
@@ -64,12 +60,47 @@ export class FailureLog {
       e.instant = (flags & 1) !== 0;
       e.injection = (flags & 2) !== 0 || undefined;
       this.details?.fill(e, i);
-      skipping = visit(e) === true;
+      visit(e);
+    }
+  }
+
+  /**
+   * Visits every address's failures, in time order (ties in the order read), as columns: what
+   * the policy needs to tell when an address would first be banned (see BanPolicy.firstBanAt).
+   * The columns are reused for the next address.
+   */
+  forEachAddress(visit: (offender: number, failures: FailureSeries) => void): void {
+    const { order, starts } = this.groups();
+    let largest = 0;
+    for (let k = 0; k + 1 < starts.length; k++) largest = Math.max(largest, starts[k + 1]! - starts[k]!);
+    const series: FailureSeries = {
+      length: 0,
+      times: new Float64Array(largest),
+      amounts: new Float64Array(largest),
+      instant: new Uint8Array(largest),
+    };
+    for (let offender = 0; offender + 1 < starts.length; offender++) {
+      const from = starts[offender]!;
+      const length = starts[offender + 1]! - from;
+      if (length === 0) continue;
+      for (let j = 0; j < length; j++) {
+        const i = order[from + j]!;
+        series.times[j] = this.times[i]!;
+        series.amounts[j] = this.weights[i]! * this.attempts[i]!;
+        series.instant[j] = this.flags[i]! & 1;
+      }
+      series.length = length;
+      visit(offender, series);
     }
   }
 
   /** Failure indexes grouped by address (a counting sort), each group in time order. */
   private orderByAddress(): Int32Array {
+    return this.groups().order;
+  }
+
+  /** `order`: failure indexes grouped by address, each group in time order; address k's group is order[starts[k], starts[k + 1]). */
+  private groups(): { order: Int32Array; starts: Int32Array } {
     const n = this.size;
     const starts = new Int32Array(this.offenderCount + 1);
     for (let i = 0; i < n; i++) starts[this.offenders[i]! + 1]!++;
@@ -88,7 +119,7 @@ export class FailureLog {
         }
       }
     }
-    return order;
+    return { order, starts };
   }
 
   private grow(): void {

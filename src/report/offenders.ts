@@ -70,10 +70,15 @@ export class OffenderReport {
 
   markBan(decision: Decision): void {
     const index = this.byIp.get(decision.ip);
-    const o = index === undefined ? undefined : this.list[index]!;
-    if (o && !o.wouldBan) {
+    if (index !== undefined) this.markBanAt(index, decision.at);
+  }
+
+  /** The address at `index` (see `add`) would be banned at `at`, unless an earlier ban was marked. */
+  markBanAt(index: number, at: number): void {
+    const o = this.list[index]!;
+    if (!o.wouldBan) {
       o.wouldBan = true;
-      o.banAt = decision.at;
+      o.banAt = at;
     }
   }
 

@@ -69,18 +69,24 @@ export async function scanFiles(
   }
   const policy = new BanPolicy(policyConfig(config), new Allowlist(config.allowlist), history);
   const decisions: Decision[] = [];
-  replay.forEachByAddress(
-    (i) => report.ipOf(i),
-    (e) => {
-      const d = policy.onFailure(e);
-      if (!d) return false;
-      report.markBan(d);
-      if (options.decisions) decisions.push(d);
-      // The report shows an address's first ban only: the rest of its failures change nothing
-      // in it (each address is decided on its own), unless bans are to be applied.
-      return !options.decisions;
-    },
-  );
+  if (options.decisions) {
+    replay.forEachByAddress(
+      (i) => report.ipOf(i),
+      (e) => {
+        const d = policy.onFailure(e);
+        if (d) {
+          report.markBan(d);
+          decisions.push(d);
+        }
+      },
+    );
+  } else {
+    // The report shows an address's first ban only: when it comes is all that is asked.
+    replay.forEachAddress((offender, failures) => {
+      const at = policy.firstBanAt(report.ipOf(offender), failures);
+      if (at !== undefined) report.markBanAt(offender, at);
+    });
+  }
   decisions.sort((a, b) => a.at - b.at);
   return { files: [...paths], linesRead, report, decisions, stats: totals, allowlisted: policy.allowlisted };
 }
