@@ -86,7 +86,7 @@ describe("failure log", () => {
     assert.equal(bare!.line, undefined);
   });
 
-  it("gives each address's failures as columns in time order, amounts as weight times attempts", () => {
+  it("gives each address's failures in time order, amounts as weight times attempts (Infinity: instant)", () => {
     const report = new OffenderReport();
     const log = new FailureLog();
     for (const e of [
@@ -99,12 +99,12 @@ describe("failure log", () => {
     const seen: string[] = [];
     log.forEachAddress((offender, f) => {
       const rows = Array.from(
-        { length: f.length },
-        (_, j) => `${f.times[j]}:${f.amounts[j]}:${f.instant[j]}`,
+        f.order.subarray(f.from, f.to),
+        (i) => `${f.marks[2 * i]}:${f.marks[2 * i + 1]}`,
       );
       seen.push(`${report.ipOf(offender)} ${rows.join(" ")}`);
     });
-    assert.deepEqual(seen, ["192.0.2.1 1000:1:0 2000:0.5:0 3000:6:0", "192.0.2.2 1000:1:1"]);
+    assert.deepEqual(seen, ["192.0.2.1 1000:1 2000:0.5 3000:6", "192.0.2.2 1000:Infinity"]);
   });
 
   it("holds more failures than its first allocation", () => {

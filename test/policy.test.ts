@@ -140,12 +140,15 @@ describe("first ban of a scan", () => {
       const oneByOne = new BanPolicy(config, allowlist());
       const expected = events.map((e) => oneByOne.onFailure(e)).find((d) => d !== null)?.at;
       const columns = new BanPolicy(config, allowlist());
-      const at = columns.firstBanAt(ip, {
-        length,
-        times: Float64Array.from(events, (e) => e.time),
-        amounts: Float64Array.from(events, (e) => e.weight * e.attempts),
-        instant: Uint8Array.from(events, (e) => (e.instant ? 1 : 0)),
-      });
+      // Stored in reverse, to read through `order`.
+      const marks = Float64Array.from(
+        events
+          .slice()
+          .reverse()
+          .flatMap((e) => [e.time, e.instant ? Number.POSITIVE_INFINITY : e.weight * e.attempts]),
+      );
+      const order = Int32Array.from(events, (_, j) => length - 1 - j);
+      const at = columns.firstBanAt(ip, { marks, order, from: 0, to: length });
       assert.equal(at, expected, `round ${round}`);
       assert.equal(columns.allowlisted, oneByOne.allowlisted, `round ${round}`);
       if (at === undefined) never++;

@@ -36,14 +36,17 @@ export function policyConfig(config: Config): PolicyConfig {
   };
 }
 
-/** One address's failures in time order, as columns (see FailureLog.forEachAddress). */
+/** One address's failures, in time order (see FailureLog.forEachAddress). */
 export interface FailureSeries {
-  length: number;
-  times: Float64Array;
-  /** Each failure's weight times its attempts: what it adds to the count. */
-  amounts: Float64Array;
-  /** 1 for a failure that bans at once. */
-  instant: Uint8Array;
+  /**
+   * Failure i's time at marks[2i], and at marks[2i + 1] what it adds to the count: its weight
+   * times its attempts, or Infinity for a failure that bans at once.
+   */
+  marks: Float64Array;
+  /** The address's failures are order[from] to order[to - 1], in time order. */
+  order: Int32Array;
+  from: number;
+  to: number;
 }
 
 /** Why an address was banned: what it did, in numbers and samples. */
@@ -163,19 +166,19 @@ export class BanPolicy {
    * the counters and evidence a decision carries: all a scan's report asks is who and when.
    */
   firstBanAt(ip: string, failures: FailureSeries): number | undefined {
+    const { marks, order, from, to } = failures;
     if (this.allowlist.has(ip)) {
-      this.allowlisted += failures.length;
+      this.allowlisted += to - from;
       return undefined;
     }
-    const { times, amounts, instant, length } = failures;
-    let oldest = 0;
-    for (let i = 0; i < length; i++) {
-      const now = times[i]!;
-      if (instant[i] === 1) return now;
+    let oldest = from;
+    for (let k = from; k < to; k++) {
+      const now = marks[2 * order[k]!]!;
       const horizon = now - this.config.findtimeMs;
-      while (times[oldest]! < horizon) oldest++;
+      while (marks[2 * order[oldest]!]! < horizon) oldest++;
       let sum = 0;
-      for (let k = oldest; k <= i; k++) sum += amounts[k]!;
+      for (let j = oldest; j <= k; j++) sum += marks[2 * order[j]! + 1]!;
+      // An instant failure adds Infinity: it bans whatever came before it.
       if (sum >= this.config.maxretry) return now;
     }
     return undefined;

@@ -10,7 +10,8 @@ import type { FailureSeries } from "../policy/policy.js";
  */
 export class FailureLog {
   private size = 0;
-  private times = new Float64Array(1024);
+  /** Time and amount of each failure, side by side (see FailureSeries). */
+  private marks = new Float64Array(2048);
   private weights = new Float64Array(1024);
   private attempts = new Float64Array(1024);
   /** The offender's index in the report (see OffenderReport.add). */
@@ -26,9 +27,10 @@ export class FailureLog {
 
   /** `offender`: the address's index in the report (see OffenderReport.add). */
   add(e: FailureEvent, offender: number): void {
-    if (this.size === this.times.length) this.grow();
+    if (this.size === this.weights.length) this.grow();
     const i = this.size++;
-    this.times[i] = e.time;
+    this.marks[2 * i] = e.time;
+    this.marks[2 * i + 1] = e.instant ? Number.POSITIVE_INFINITY : e.weight * e.attempts;
     this.weights[i] = e.weight;
     this.attempts[i] = e.attempts;
     this.offenders[i] = offender;
@@ -54,7 +56,7 @@ export class FailureLog {
         e.ip = ipOf(offender);
       }
       const flags = this.flags[i]!;
-      e.time = this.times[i]!;
+      e.time = this.marks[2 * i]!;
       e.weight = this.weights[i]!;
       e.attempts = this.attempts[i]!;
       e.instant = (flags & 1) !== 0;
@@ -65,32 +67,17 @@ export class FailureLog {
   }
 
   /**
-   * Visits every address's failures, in time order (ties in the order read), as columns: what
-   * the policy needs to tell when an address would first be banned (see BanPolicy.firstBanAt).
-   * The columns are reused for the next address.
+   * Visits every address's failures, in time order (ties in the order read): what the policy
+   * needs to tell when an address would first be banned (see BanPolicy.firstBanAt). The series
+   * passed is reused for the next address.
    */
   forEachAddress(visit: (offender: number, failures: FailureSeries) => void): void {
     const { order, starts } = this.groups();
-    let largest = 0;
-    for (let k = 0; k + 1 < starts.length; k++) largest = Math.max(largest, starts[k + 1]! - starts[k]!);
-    const series: FailureSeries = {
-      length: 0,
-      times: new Float64Array(largest),
-      amounts: new Float64Array(largest),
-      instant: new Uint8Array(largest),
-    };
+    const series: FailureSeries = { marks: this.marks, order, from: 0, to: 0 };
     for (let offender = 0; offender + 1 < starts.length; offender++) {
-      const from = starts[offender]!;
-      const length = starts[offender + 1]! - from;
-      if (length === 0) continue;
-      for (let j = 0; j < length; j++) {
-        const i = order[from + j]!;
-        series.times[j] = this.times[i]!;
-        series.amounts[j] = this.weights[i]! * this.attempts[i]!;
-        series.instant[j] = this.flags[i]! & 1;
-      }
-      series.length = length;
-      visit(offender, series);
+      series.from = starts[offender]!;
+      series.to = starts[offender + 1]!;
+      if (series.to > series.from) visit(offender, series);
     }
   }
 
@@ -112,9 +99,9 @@ export class FailureLog {
     for (let k = 0; k + 1 < starts.length; k++) {
       const group = order.subarray(starts[k]!, starts[k + 1]!);
       for (let j = 1; j < group.length; j++) {
-        if (this.times[group[j]!]! < this.times[group[j - 1]!]!) {
+        if (this.marks[2 * group[j]!]! < this.marks[2 * group[j - 1]!]!) {
           // Typed-array sort is stable: equal times keep the order they were read in.
-          group.sort((a, b) => this.times[a]! - this.times[b]! || a - b);
+          group.sort((a, b) => this.marks[2 * a]! - this.marks[2 * b]! || a - b);
           break;
         }
       }
@@ -123,13 +110,15 @@ export class FailureLog {
   }
 
   private grow(): void {
-    const n = this.times.length * 2;
+    const n = this.weights.length * 2;
     const widen = <T extends Float64Array | Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
       const b = make(n);
       b.set(a);
       return b;
     };
-    this.times = widen(this.times, (k) => new Float64Array(k));
+    const marks = new Float64Array(2 * n);
+    marks.set(this.marks);
+    this.marks = marks;
     this.weights = widen(this.weights, (k) => new Float64Array(k));
     this.attempts = widen(this.attempts, (k) => new Float64Array(k));
     this.offenders = widen(this.offenders, (k) => new Int32Array(k));

@@ -1,7 +1,11 @@
-import type { FailureEvent } from "../detect/event.js";
+import type { FailureEvent, Service } from "../detect/event.js";
 import type { Decision } from "../policy/policy.js";
 
 const MAX_USERS = 10;
+/** Reasons kept in an address's own slots; more go to a list of their own (rare). */
+const REASON_SLOTS = 4;
+/** More than there are services. */
+const SERVICE_SLOTS = 16;
 
 /** What one address did, as `scan` reports it. */
 export interface Offender {
@@ -18,54 +22,62 @@ export interface Offender {
   banAt?: number;
 }
 
-/** An offender while counting: reasons as two short lists (comparing beats hashing a new string). */
-interface Tally extends Omit<Offender, "reasons"> {
-  reasonTexts: string[];
-  reasonCounts: number[];
-}
-
-/** Sums failure events per address for the offender table. */
+/**
+ * Sums failure events per address for the offender table. Every failure of a scan passes
+ * through `add`, for thousands of addresses in turn: what is counted per address lives in
+ * columns of numbers, indexed by the address's index (texts by their number in `Texts`), so that
+ * counting one failure reads a few adjacent numbers instead of chasing an object, its lists and
+ * their strings.
+ */
 export class OffenderReport {
   private readonly byIp = new Map<string, number>();
-  private readonly list: Tally[] = [];
+  private readonly ips: string[] = [];
+  private capacity = 256;
+  private failureCounts = new Float64Array(this.capacity);
+  private firstSeen = new Float64Array(this.capacity);
+  private lastSeen = new Float64Array(this.capacity);
+  /** SERVICE_SLOTS per address: service number + 1 (0: free), in the order seen. */
+  private serviceIds = new Uint8Array(this.capacity * SERVICE_SLOTS);
+  /** REASON_SLOTS per address: reason number + 1 (0: free), and its count. */
+  private reasonIds = new Int32Array(this.capacity * REASON_SLOTS);
+  private reasonCounts = new Float64Array(this.capacity * REASON_SLOTS);
+  /** MAX_USERS per address: user number, the first `userCounts[k]` of them set. */
+  private userIds = new Int32Array(this.capacity * MAX_USERS);
+  private userCounts = new Uint8Array(this.capacity);
+  private banAt = new Float64Array(this.capacity).fill(Number.NaN);
+  /** Reasons past an address's slots, by address: [reason number, count] pairs. */
+  private readonly moreReasons = new Map<number, number[]>();
+  private readonly reasons = new Texts();
+  private readonly users = new Texts();
+  private readonly services = new Texts();
   failures = 0;
 
   /** Counts one failure; returns the address's index (see `ipOf`). */
   add(event: FailureEvent): number {
-    this.failures += event.attempts;
+    const attempts = event.attempts;
+    const time = event.time;
+    this.failures += attempts;
     let index = this.byIp.get(event.ip);
     if (index === undefined) {
-      index = this.list.length;
-      this.list.push({
-        ip: event.ip,
-        failures: 0,
-        reasonTexts: [],
-        reasonCounts: [],
-        users: [],
-        services: [],
-        firstSeen: event.time,
-        lastSeen: event.time,
-        wouldBan: false,
-      });
+      index = this.ips.length;
+      if (index === this.capacity) this.grow();
+      this.ips.push(event.ip);
       this.byIp.set(event.ip, index);
+      this.firstSeen[index] = time;
+      this.lastSeen[index] = time;
+    } else {
+      if (time < this.firstSeen[index]!) this.firstSeen[index] = time;
+      if (time > this.lastSeen[index]!) this.lastSeen[index] = time;
     }
-    const o = this.list[index]!;
-    o.failures += event.attempts;
-    const r = o.reasonTexts.indexOf(event.reason);
-    if (r === -1) {
-      o.reasonTexts.push(event.reason);
-      o.reasonCounts.push(event.attempts);
-    } else o.reasonCounts[r]! += event.attempts;
-    if (event.user !== undefined && o.users.length < MAX_USERS && !o.users.includes(event.user))
-      o.users.push(event.user);
-    if (!o.services.includes(event.service)) o.services.push(event.service);
-    if (event.time < o.firstSeen) o.firstSeen = event.time;
-    if (event.time > o.lastSeen) o.lastSeen = event.time;
+    this.failureCounts[index]! += attempts;
+    this.countReason(index, this.reasons.id(event.reason), attempts);
+    this.addService(index, this.services.id(event.service));
+    if (event.user !== undefined && this.userCounts[index]! < MAX_USERS) this.addUser(index, event.user);
     return index;
   }
 
   ipOf(index: number): string {
-    return this.list[index]!.ip;
+    return this.ips[index]!;
   }
 
   markBan(decision: Decision): void {
@@ -75,32 +87,151 @@ export class OffenderReport {
 
   /** The address at `index` (see `add`) would be banned at `at`, unless an earlier ban was marked. */
   markBanAt(index: number, at: number): void {
-    const o = this.list[index]!;
-    if (!o.wouldBan) {
-      o.wouldBan = true;
-      o.banAt = at;
-    }
+    if (Number.isNaN(this.banAt[index]!)) this.banAt[index] = at;
   }
 
   /** Offenders, most failures first. */
   offenders(): Offender[] {
     return (
-      this.list
-        .map(
-          (t): Offender => ({
-            ip: t.ip,
-            failures: t.failures,
-            reasons: t.reasonTexts.map((text, i) => [text, t.reasonCounts[i]!]),
-            users: t.users,
-            services: t.services,
-            firstSeen: t.firstSeen,
-            lastSeen: t.lastSeen,
-            wouldBan: t.wouldBan,
-            banAt: t.banAt,
-          }),
-        )
+      this.ips
+        .map((ip, i): Offender => {
+          const banAt = this.banAt[i]!;
+          return {
+            ip,
+            failures: this.failureCounts[i]!,
+            reasons: this.reasonsOf(i),
+            users: this.usersOf(i),
+            services: this.servicesOf(i),
+            firstSeen: this.firstSeen[i]!,
+            lastSeen: this.lastSeen[i]!,
+            wouldBan: !Number.isNaN(banAt),
+            banAt: Number.isNaN(banAt) ? undefined : banAt,
+          };
+        })
         // Ties by address text, compared as code units (localeCompare loads a collator for nothing).
         .sort((a, b) => b.failures - a.failures || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0))
     );
+  }
+
+  private countReason(index: number, reason: number, attempts: number): void {
+    const base = index * REASON_SLOTS;
+    for (let k = base; k < base + REASON_SLOTS; k++) {
+      const id = this.reasonIds[k]!;
+      if (id === reason + 1) {
+        this.reasonCounts[k]! += attempts;
+        return;
+      }
+      if (id === 0) {
+        this.reasonIds[k] = reason + 1;
+        this.reasonCounts[k] = attempts;
+        return;
+      }
+    }
+    const more = this.moreReasons.get(index) ?? [];
+    for (let k = 0; k < more.length; k += 2) {
+      if (more[k] === reason) {
+        more[k + 1]! += attempts;
+        return;
+      }
+    }
+    more.push(reason, attempts);
+    this.moreReasons.set(index, more);
+  }
+
+  private addService(index: number, service: number): void {
+    for (let k = index * SERVICE_SLOTS; k < (index + 1) * SERVICE_SLOTS; k++) {
+      const id = this.serviceIds[k]!;
+      if (id === service + 1) return;
+      if (id === 0) {
+        this.serviceIds[k] = service + 1;
+        return;
+      }
+    }
+  }
+
+  private addUser(index: number, user: string): void {
+    const known = this.users.known(user);
+    const base = index * MAX_USERS;
+    const count = this.userCounts[index]!;
+    if (known !== undefined) {
+      for (let k = base; k < base + count; k++) if (this.userIds[k] === known) return;
+    }
+    // Numbered only when kept: an attacker trying a million names adds ten per address.
+    this.userIds[base + count] = known ?? this.users.id(user);
+    this.userCounts[index] = count + 1;
+  }
+
+  private reasonsOf(index: number): Array<[string, number]> {
+    const list: Array<[string, number]> = [];
+    for (let k = index * REASON_SLOTS; k < (index + 1) * REASON_SLOTS && this.reasonIds[k] !== 0; k++)
+      list.push([this.reasons.text(this.reasonIds[k]! - 1), this.reasonCounts[k]!]);
+    const more = this.moreReasons.get(index) ?? [];
+    for (let k = 0; k < more.length; k += 2) list.push([this.reasons.text(more[k]!), more[k + 1]!]);
+    return list;
+  }
+
+  private usersOf(index: number): string[] {
+    const base = index * MAX_USERS;
+    return Array.from(this.userIds.subarray(base, base + this.userCounts[index]!), (id) =>
+      this.users.text(id),
+    );
+  }
+
+  private servicesOf(index: number): Service[] {
+    const list: Service[] = [];
+    for (let k = index * SERVICE_SLOTS; k < (index + 1) * SERVICE_SLOTS && this.serviceIds[k] !== 0; k++)
+      list.push(this.services.text(this.serviceIds[k]! - 1) as Service);
+    return list;
+  }
+
+  private grow(): void {
+    const n = this.capacity * 2;
+    const widen = <T extends Float64Array | Int32Array | Uint8Array>(a: T, size: number): T => {
+      const b = new (a.constructor as new (size: number) => T)(size);
+      b.set(a);
+      return b;
+    };
+    this.failureCounts = widen(this.failureCounts, n);
+    this.firstSeen = widen(this.firstSeen, n);
+    this.lastSeen = widen(this.lastSeen, n);
+    this.serviceIds = widen(this.serviceIds, n * SERVICE_SLOTS);
+    this.reasonIds = widen(this.reasonIds, n * REASON_SLOTS);
+    this.reasonCounts = widen(this.reasonCounts, n * REASON_SLOTS);
+    this.userIds = widen(this.userIds, n * MAX_USERS);
+    this.userCounts = widen(this.userCounts, n);
+    const banAt = new Float64Array(n).fill(Number.NaN);
+    banAt.set(this.banAt);
+    this.banAt = banAt;
+    this.capacity = n;
+  }
+}
+
+/** Texts numbered in the order first seen; the last one asked is remembered (failures come in runs). */
+class Texts {
+  private readonly texts: string[] = [];
+  private readonly ids = new Map<string, number>();
+  private lastText: string | undefined;
+  private lastId = -1;
+
+  id(text: string): number {
+    if (text === this.lastText) return this.lastId;
+    let id = this.ids.get(text);
+    if (id === undefined) {
+      id = this.texts.length;
+      this.texts.push(text);
+      this.ids.set(text, id);
+    }
+    this.lastText = text;
+    this.lastId = id;
+    return id;
+  }
+
+  /** The text's number, if it has one. */
+  known(text: string): number | undefined {
+    return text === this.lastText ? this.lastId : this.ids.get(text);
+  }
+
+  text(id: number): string {
+    return this.texts[id]!;
   }
 }

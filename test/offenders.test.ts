@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { OffenderReport } from "../src/report/offenders.js";
+import { failure } from "./helpers/events.js";
+
+describe("offender report", () => {
+  it("counts reasons in the order first seen, past the slots an address has for them", () => {
+    const report = new OffenderReport();
+    const reasons = ["a", "b", "c", "d", "e", "f", "b", "f", "a"];
+    reasons.forEach((reason, i) => {
+      report.add(failure("192.0.2.1", 1000 + i, { reason, attempts: i === 8 ? 3 : 1 }));
+    });
+    const [o] = report.offenders();
+    assert.deepEqual(o!.reasons, [
+      ["a", 4],
+      ["b", 2],
+      ["c", 1],
+      ["d", 1],
+      ["e", 1],
+      ["f", 2],
+    ]);
+    assert.equal(o!.failures, 11);
+    assert.equal(report.failures, 11);
+  });
+
+  it("keeps the first ten distinct users, and each address's services in its own order", () => {
+    const report = new OffenderReport();
+    report.add(failure("192.0.2.2", 0, { service: "ami", user: "admin" }));
+    for (let i = 0; i < 30; i++) {
+      report.add(failure("192.0.2.1", i, { user: `u${i % 12}`, service: i < 20 ? "pjsip" : "sip" }));
+      report.add(failure("192.0.2.1", i, { user: undefined, service: "security" }));
+    }
+    report.add(failure("192.0.2.2", 1, { service: "sip", user: "u3" }));
+    const byIp = new Map(report.offenders().map((o) => [o.ip, o]));
+    assert.deepEqual(byIp.get("192.0.2.1")!.users, [
+      "u0",
+      "u1",
+      "u2",
+      "u3",
+      "u4",
+      "u5",
+      "u6",
+      "u7",
+      "u8",
+      "u9",
+    ]);
+    assert.deepEqual(byIp.get("192.0.2.1")!.services, ["pjsip", "security", "sip"]);
+    assert.deepEqual(byIp.get("192.0.2.2")!.users, ["admin", "u3"]);
+    assert.deepEqual(byIp.get("192.0.2.2")!.services, ["ami", "sip"]);
+  });
+
+  it("takes the first and last time whatever order the failures come in, and the first ban marked", () => {
+    const report = new OffenderReport();
+    const i = report.add(failure("2001:db8::1", 5000));
+    report.add(failure("2001:db8::1", 2000));
+    report.add(failure("2001:db8::1", 9000));
+    report.add(failure("2001:db8::1", 7000));
+    report.markBanAt(i, 7000);
+    report.markBanAt(i, 9000);
+    const [o] = report.offenders();
+    assert.equal(o!.firstSeen, 2000);
+    assert.equal(o!.lastSeen, 9000);
+    assert.equal(o!.wouldBan, true);
+    assert.equal(o!.banAt, 7000);
+  });
+
+  it("holds more addresses than its first allocation, most failures first, ties by address", () => {
+    const report = new OffenderReport();
+    for (let n = 0; n < 1000; n++) {
+      const ip = `10.0.${n >> 8}.${n & 255}`;
+      for (let k = 0; k <= n % 3; k++) report.add(failure(ip, n, { user: `x${n}`, reason: `r${n % 5}` }));
+    }
+    const offenders = report.offenders();
+    assert.equal(offenders.length, 1000);
+    for (let k = 1; k < offenders.length; k++) {
+      const a = offenders[k - 1]!;
+      const b = offenders[k]!;
+      assert.ok(a.failures > b.failures || (a.failures === b.failures && a.ip < b.ip), `order at ${k}`);
+    }
+    for (const o of offenders) {
+      const n = Number(o.ip.split(".")[2]) * 256 + Number(o.ip.split(".")[3]);
+      assert.deepEqual(
+        [o.failures, o.users, o.reasons],
+        [1 + (n % 3), [`x${n}`], [[`r${n % 5}`, 1 + (n % 3)]]],
+        o.ip,
+      );
+    }
+    const late = offenders.find((o) => o.ip === "10.0.3.230")!;
+    assert.deepEqual(late, {
+      ip: "10.0.3.230",
+      failures: 3,
+      reasons: [["r3", 3]],
+      users: ["x998"],
+      services: ["sip"],
+      firstSeen: 998,
+      lastSeen: 998,
+      wouldBan: false,
+      banAt: undefined,
+    });
+  });
+});
