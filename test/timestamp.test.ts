@@ -17,6 +17,65 @@ describe("yearless dates", () => {
     assert.equal(parser.parse("01-03 10:00:00"), new Date(2024, 0, 3, 10).getTime(), "within the slack");
   });
 
+  it("are read in local time to the millisecond, across daylight-saving changes, in every spacing", () => {
+    const saved = process.env.TZ;
+    const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const two = (n: number) => String(n).padStart(2, "0");
+    try {
+      // New York moves its clocks by an hour, Lord Howe Island by half an hour.
+      for (const zone of ["America/New_York", "Australia/Lord_Howe", "UTC"]) {
+        process.env.TZ = zone;
+        const parser = new TimestampParser(new Date(2024, 11, 31, 23).getTime());
+        const days: Array<[number, number]> = [
+          [2, 10],
+          [3, 3],
+          [3, 7],
+          [9, 6],
+          [10, 3],
+          [11, 31],
+        ];
+        for (const [month, day] of days) {
+          for (let minute = 0; minute < 24 * 60; minute += 7) {
+            const h = Math.floor(minute / 60);
+            const mi = minute % 60;
+            const s = (minute * 13) % 60;
+            const ms = minute % 1000;
+            const expected = new Date(2024, month, day, h, mi, s, ms).getTime();
+            const text = `${months[month]} ${String(day).padStart(2, " ")} ${two(h)}:${two(mi)}:${two(s)}`;
+            assert.equal(
+              parser.parse(`${text}.${String(ms).padStart(3, "0")}`),
+              expected,
+              `${zone} ${text}.${ms}`,
+            );
+            assert.equal(parser.parse(text), expected - ms, `${zone} ${text}`);
+          }
+        }
+      }
+    } finally {
+      process.env.TZ = saved;
+      if (saved === undefined) delete process.env.TZ;
+    }
+  });
+
+  it("take the spellings the syslog format allows, and no others", () => {
+    const parser = new TimestampParser(new Date(2024, 5, 1).getTime());
+    const at = new Date(2024, 2, 5, 10, 0, 1).getTime();
+    assert.equal(parser.parse("Mar  5 10:00:01"), at);
+    assert.equal(parser.parse("Mar 5 10:00:01"), at);
+    assert.equal(parser.parse("Mar   5 10:00:01"), at);
+    assert.equal(parser.parse("Mar 05 10:00:01"), at);
+    assert.equal(parser.parse("Mar  5 10:00:01.5"), at + 500);
+    assert.equal(parser.parse("Mar  5 10:00:01.123456"), at + 123);
+    for (const bad of [
+      "Mar  5 10:00:01.",
+      "Mar  5 10:0:01",
+      "Mxr  5 10:00:01",
+      "Mar  5 10:00:01x",
+      "mar  5 10:00:01",
+    ])
+      assert.ok(Number.isNaN(parser.parse(bad)), bad);
+  });
+
   it("follow a moving clock: a source read live for weeks keeps dating its lines in the present", () => {
     let now = new Date(2024, 2, 5, 10).getTime();
     const parser = new TimestampParser(now, () => now);

@@ -6,7 +6,7 @@ import { type ScanResult, scanFiles } from "../report/scan-files.js";
 import { InputError } from "../sources/file-reader.js";
 import { resolveConfig } from "./config-option.js";
 import type { BanContext } from "./context.js";
-import { clip, formatTime, printable, table } from "./format.js";
+import { clip, formatTime, isoTime, printable, table } from "./format.js";
 
 const DEFAULT_LOGS = ["/var/log/asterisk/messages", "/var/log/asterisk/messages.log"];
 
@@ -149,12 +149,12 @@ function toJson(result: ScanResult, policy: PolicyView) {
     offenders: result.report.offenders().map((o) => {
       // Built field by field, in this order (a flood has hundreds of thousands of offenders).
       const row: Record<string, unknown> = { ip: o.ip, failures: o.failures, wouldBan: o.wouldBan };
-      if (o.banAt !== undefined) row.banAt = new Date(o.banAt).toISOString();
+      if (o.banAt !== undefined) row.banAt = isoTime(o.banAt);
       row.reasons = Object.fromEntries(o.reasons);
       row.users = o.users;
       row.services = o.services;
-      row.firstSeen = new Date(o.firstSeen).toISOString();
-      row.lastSeen = new Date(o.lastSeen).toISOString();
+      row.firstSeen = isoTime(o.firstSeen);
+      row.lastSeen = isoTime(o.lastSeen);
       return row;
     }),
     policy: { maxretry: policy.maxretry, findtime: formatMs(policy.findtime) },
