@@ -98,4 +98,20 @@ describe("offender report", () => {
       banAt: undefined,
     });
   });
+
+  it("orders the same with fractional counts, which cannot be sorted as whole-number keys", () => {
+    const report = new OffenderReport();
+    const rows: Array<[string, number]> = [
+      ["203.0.113.9", 1.5],
+      ["198.51.100.2", 2],
+      ["2001:db8::1", 1.5],
+      ["192.0.2.1", 0.5],
+      ["198.51.100.10", 2],
+    ];
+    for (const [ip, attempts] of rows) report.add(failure(ip, 0, { attempts }));
+    assert.deepEqual(
+      report.offenders().map((o) => `${o.ip} ${o.failures}`),
+      ["198.51.100.10 2", "198.51.100.2 2", "2001:db8::1 1.5", "203.0.113.9 1.5", "192.0.2.1 0.5"],
+    );
+  });
 });
