@@ -132,7 +132,8 @@ describe("first ban of a scan", () => {
         events.push(
           failure(ip, time, {
             weight: weights[Math.floor(next() * weights.length)]!,
-            attempts: 1 + Math.floor(next() * 3),
+            // 0 too: PJSIP's "after 0 tries" counts no attempt.
+            attempts: Math.floor(next() * 4),
             instant: next() < 0.02,
           }),
         );

@@ -66,6 +66,19 @@ describe("yearless dates", () => {
     assert.equal(parser.parse("Mar 05 10:00:01"), at);
     assert.equal(parser.parse("Mar  5 10:00:01.5"), at + 500);
     assert.equal(parser.parse("Mar  5 10:00:01.123456"), at + 123);
+    // Out-of-range fields roll over as Date rolls them, whatever line came before.
+    for (const [text, expected] of [
+      ["Mar 32 10:00:01", new Date(2024, 2, 32, 10, 0, 1)],
+      ["Apr  0 10:00:02", new Date(2024, 3, 0, 10, 0, 2)],
+      ["Mar 31 24:00:00", new Date(2024, 2, 31, 24, 0, 0)],
+      ["Apr  0 00:00:00", new Date(2024, 3, 0, 0, 0, 0)],
+      ["Mar  5 10:00:60", new Date(2024, 2, 5, 10, 0, 60)],
+    ] as const)
+      assert.equal(parser.parse(text), expected.getTime(), text);
+    assert.ok(
+      Number.isNaN(parser.parse("M\u0000\u6172  5 10:00:01")),
+      "a wide character is not a month's letter",
+    );
     for (const bad of [
       "Mar  5 10:00:01.",
       "Mar  5 10:0:01",

@@ -41,7 +41,8 @@ let isoDayText = "";
  * made once per day, the time of day by arithmetic.
  */
 export function isoTime(ms: number): string {
-  if (!Number.isInteger(ms)) return new Date(ms).toISOString();
+  // Outside whole milliseconds of Date's range, Date says what it says (or throws).
+  if (!Number.isInteger(ms) || Math.abs(ms) > 8.64e15) return new Date(ms).toISOString();
   const day = Math.floor(ms / DAY_MS);
   if (day !== isoDay) {
     isoDay = day;

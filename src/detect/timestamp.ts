@@ -59,9 +59,11 @@ export class TimestampParser {
   private syslogDate(text: string): number {
     const n = text.length;
     if (n < 15 || text.charCodeAt(3) !== 0x20 || text.charCodeAt(6) !== 0x20) return Number.NaN;
-    const month = MONTH_CODES.get(
-      (text.charCodeAt(0) << 16) | (text.charCodeAt(1) << 8) | text.charCodeAt(2),
-    );
+    const c0 = text.charCodeAt(0);
+    const c1 = text.charCodeAt(1);
+    const c2 = text.charCodeAt(2);
+    // ASCII only: a wider code would alias another month's key.
+    const month = (c0 | c1 | c2) < 0x80 ? MONTH_CODES.get((c0 << 16) | (c1 << 8) | c2) : undefined;
     const d1 = text.charCodeAt(4);
     if (month === undefined || (d1 !== 0x20 && !isDigit(d1)) || !isDigit(text.charCodeAt(5)))
       return Number.NaN;
@@ -87,13 +89,17 @@ export class TimestampParser {
       this.year = new Date(reference).getFullYear();
     }
     const year = this.year;
-    // Offsets change only at whole minutes: within one, the seconds add as they are.
-    const key = (((year * 12 + month) * 32 + day) * 24 + h) * 60 + mi;
-    if (key !== this.minuteKey) {
-      this.minuteKey = key;
-      this.minuteStart = new Date(year, month, day, h, mi, 0, 0).getTime();
-    }
-    const t = this.minuteStart + s * 1000 + ms;
+    let t: number;
+    if (day >= 1 && day <= 28 && h < 24 && mi < 60 && s < 60 && ms < 1000) {
+      // Offsets change only at whole minutes: within one, the seconds add as they are. (Only
+      // for fields in range: Date rolls the others over, and a key cannot tell where.)
+      const key = (((year * 12 + month) * 32 + day) * 24 + h) * 60 + mi;
+      if (key !== this.minuteKey) {
+        this.minuteKey = key;
+        this.minuteStart = new Date(year, month, day, h, mi, 0, 0).getTime();
+      }
+      t = this.minuteStart + s * 1000 + ms;
+    } else t = new Date(year, month, day, h, mi, s, ms).getTime();
     if (t <= reference + FUTURE_SLACK_MS) return t;
     return new Date(year - 1, month, day, h, mi, s, ms).getTime();
   }

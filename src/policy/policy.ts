@@ -140,12 +140,14 @@ export class BanPolicy {
       return null;
     }
     if (this.isBanned(event.ip, now)) return null;
+    // A new counter holds this failure already (a failure of no attempts leaves `failures` at 0).
+    const known = this.counters.has(event.ip);
     const c = this.touch(event, now);
     const horizon = now - this.config.findtimeMs;
     let drop = 0;
     while (drop < c.marks.length && c.marks[drop]! < horizon) drop += 2;
     if (drop > 0) c.marks.splice(0, drop);
-    if (c.failures > 0) {
+    if (known) {
       // A new exact-size array: push would grow it to 19 slots, times a million addresses.
       c.marks = c.marks.concat(now, event.weight * event.attempts);
       c.reasons = this.samples.with(c.reasons, event.reason);
