@@ -1,5 +1,7 @@
 import { blankEvent, type FailureEvent, type Service } from "../detect/event.js";
 import type { FailureSeries } from "../policy/policy.js";
+import { widened } from "../util/typed-arrays.js";
+import { TextNumbers } from "./text-numbers.js";
 
 /**
  * The failures of a scan, kept for the ban policy's replay. Stored as columns of numbers: a scan
@@ -111,18 +113,11 @@ export class FailureLog {
 
   private grow(): void {
     const n = this.weights.length * 2;
-    const widen = <T extends Float64Array | Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
-      const b = make(n);
-      b.set(a);
-      return b;
-    };
-    const marks = new Float64Array(2 * n);
-    marks.set(this.marks);
-    this.marks = marks;
-    this.weights = widen(this.weights, (k) => new Float64Array(k));
-    this.attempts = widen(this.attempts, (k) => new Float64Array(k));
-    this.offenders = widen(this.offenders, (k) => new Int32Array(k));
-    this.flags = widen(this.flags, (k) => new Uint8Array(k));
+    this.marks = widened(this.marks, 2 * n);
+    this.weights = widened(this.weights, n);
+    this.attempts = widened(this.attempts, n);
+    this.offenders = widened(this.offenders, n);
+    this.flags = widened(this.flags, n);
   }
 }
 
@@ -134,8 +129,8 @@ class Details {
   /** -1 for none. */
   private readonly users: number[] = [];
   private readonly lines: Array<string | undefined> = [];
-  private readonly texts = new Interned();
-  private readonly userNames = new Interned();
+  private readonly texts = new TextNumbers();
+  private readonly userNames = new TextNumbers();
 
   add(e: FailureEvent): void {
     this.reasons.push(this.texts.id(e.reason));
@@ -153,30 +148,4 @@ class Details {
     e.user = user === -1 ? undefined : this.userNames.text(user);
     e.line = this.lines[i];
   }
-}
-
-/** Strings numbered in the order first seen. */
-class Interned {
-  private readonly texts: string[] = [];
-  private readonly ids = new Map<string, number>();
-
-  id(text: string): number {
-    const known = this.ids.get(text);
-    if (known !== undefined) return known;
-    const id = this.texts.length;
-    // A flat copy: a sliced string would keep its whole log line alive.
-    const copy = flatten(text);
-    this.texts.push(copy);
-    this.ids.set(copy, id);
-    return id;
-  }
-
-  text(id: number): string {
-    return this.texts[id]!;
-  }
-}
-
-/** A copy of `text` that shares no memory with the string it was cut from. */
-function flatten(text: string): string {
-  return text.length < 13 ? text : (" " + text).slice(1);
 }

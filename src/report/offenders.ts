@@ -1,5 +1,7 @@
 import type { FailureEvent, Service } from "../detect/event.js";
 import type { Decision } from "../policy/policy.js";
+import { widened } from "../util/typed-arrays.js";
+import { TextNumbers } from "./text-numbers.js";
 
 const MAX_USERS = 10;
 /** Reasons kept in an address's own slots; more go to a list of their own (rare). */
@@ -25,7 +27,7 @@ export interface Offender {
 /**
  * Sums failure events per address for the offender table. Every failure of a scan passes
  * through `add`, for thousands of addresses in turn: what is counted per address lives in
- * columns of numbers, indexed by the address's index (texts by their number in `Texts`), so that
+ * columns of numbers, indexed by the address's index (texts by their number in `TextNumbers`), so that
  * counting one failure reads a few adjacent numbers instead of chasing an object, its lists and
  * their strings.
  */
@@ -47,9 +49,9 @@ export class OffenderReport {
   private banAt = new Float64Array(this.capacity).fill(Number.NaN);
   /** Reasons past an address's slots, by address: [reason number, count] pairs. */
   private readonly moreReasons = new Map<number, number[]>();
-  private readonly reasons = new Texts();
-  private readonly users = new Texts();
-  private readonly services = new Texts();
+  private readonly reasons = new TextNumbers();
+  private readonly users = new TextNumbers();
+  private readonly services = new TextNumbers();
   failures = 0;
 
   /** Counts one failure; returns the address's index (see `ipOf`). */
@@ -110,7 +112,7 @@ export class OffenderReport {
 
   /**
    * Address indexes in the report's order. Sorted as numbers, without a comparison function
-   * (calling one some 100,000 times cost more than the rest of the report): each address's key
+   * (called some 100,000 times, it was half of `offenders()` in a profile): each address's key
    * is its rank by failures, then its rank by text.
    */
   private ranked(): number[] {
@@ -139,23 +141,16 @@ export class OffenderReport {
   }
 
   private countReason(index: number, reason: number, attempts: number): void {
-    const base = index * REASON_SLOTS;
-    for (let k = base; k < base + REASON_SLOTS; k++) {
-      const id = this.reasonIds[k]!;
-      if (id === reason + 1) {
-        this.reasonCounts[k]! += attempts;
-        return;
-      }
-      if (id === 0) {
-        this.reasonIds[k] = reason + 1;
-        this.reasonCounts[k] = attempts;
-        return;
-      }
+    const k = slotFor(this.reasonIds, index * REASON_SLOTS, (index + 1) * REASON_SLOTS, reason + 1);
+    if (k !== -1) {
+      if (this.reasonIds[k] === 0) this.reasonIds[k] = reason + 1;
+      this.reasonCounts[k]! += attempts;
+      return;
     }
     const more = this.moreReasons.get(index) ?? [];
-    for (let k = 0; k < more.length; k += 2) {
-      if (more[k] === reason) {
-        more[k + 1]! += attempts;
+    for (let j = 0; j < more.length; j += 2) {
+      if (more[j] === reason) {
+        more[j + 1]! += attempts;
         return;
       }
     }
@@ -164,14 +159,8 @@ export class OffenderReport {
   }
 
   private addService(index: number, service: number): void {
-    for (let k = index * SERVICE_SLOTS; k < (index + 1) * SERVICE_SLOTS; k++) {
-      const id = this.serviceIds[k]!;
-      if (id === service + 1) return;
-      if (id === 0) {
-        this.serviceIds[k] = service + 1;
-        return;
-      }
-    }
+    const k = slotFor(this.serviceIds, index * SERVICE_SLOTS, (index + 1) * SERVICE_SLOTS, service + 1);
+    if (k !== -1) this.serviceIds[k] = service + 1;
   }
 
   private addUser(index: number, user: string): void {
@@ -211,52 +200,24 @@ export class OffenderReport {
 
   private grow(): void {
     const n = this.capacity * 2;
-    const widen = <T extends Float64Array | Int32Array | Uint8Array>(a: T, size: number): T => {
-      const b = new (a.constructor as new (size: number) => T)(size);
-      b.set(a);
-      return b;
-    };
-    this.failureCounts = widen(this.failureCounts, n);
-    this.firstSeen = widen(this.firstSeen, n);
-    this.lastSeen = widen(this.lastSeen, n);
-    this.serviceIds = widen(this.serviceIds, n * SERVICE_SLOTS);
-    this.reasonIds = widen(this.reasonIds, n * REASON_SLOTS);
-    this.reasonCounts = widen(this.reasonCounts, n * REASON_SLOTS);
-    this.userIds = widen(this.userIds, n * MAX_USERS);
-    this.userCounts = widen(this.userCounts, n);
-    const banAt = new Float64Array(n).fill(Number.NaN);
-    banAt.set(this.banAt);
-    this.banAt = banAt;
+    this.failureCounts = widened(this.failureCounts, n);
+    this.firstSeen = widened(this.firstSeen, n);
+    this.lastSeen = widened(this.lastSeen, n);
+    this.serviceIds = widened(this.serviceIds, n * SERVICE_SLOTS);
+    this.reasonIds = widened(this.reasonIds, n * REASON_SLOTS);
+    this.reasonCounts = widened(this.reasonCounts, n * REASON_SLOTS);
+    this.userIds = widened(this.userIds, n * MAX_USERS);
+    this.userCounts = widened(this.userCounts, n);
+    this.banAt = widened(this.banAt, n, Number.NaN);
     this.capacity = n;
   }
 }
 
-/** Texts numbered in the order first seen; the last one asked is remembered (failures come in runs). */
-class Texts {
-  private readonly texts: string[] = [];
-  private readonly ids = new Map<string, number>();
-  private lastText: string | undefined;
-  private lastId = -1;
-
-  id(text: string): number {
-    if (text === this.lastText) return this.lastId;
-    let id = this.ids.get(text);
-    if (id === undefined) {
-      id = this.texts.length;
-      this.texts.push(text);
-      this.ids.set(text, id);
-    }
-    this.lastText = text;
-    this.lastId = id;
-    return id;
-  }
-
-  /** The text's number, if it has one. */
-  known(text: string): number | undefined {
-    return text === this.lastText ? this.lastId : this.ids.get(text);
-  }
-
-  text(id: number): string {
-    return this.texts[id]!;
-  }
+/**
+ * The slot of `slots[from, to)` that holds `id`, else the first free one (0), else -1 (all
+ * taken by others).
+ */
+function slotFor(slots: Int32Array | Uint8Array, from: number, to: number, id: number): number {
+  for (let k = from; k < to; k++) if (slots[k] === id || slots[k] === 0) return k;
+  return -1;
 }
