@@ -114,4 +114,56 @@ describe("offender report", () => {
       ["198.51.100.10 2", "198.51.100.2 2", "2001:db8::1 1.5", "203.0.113.9 1.5", "192.0.2.1 0.5"],
     );
   });
+
+  it("ranks as a comparison of whole texts would, also where the packed first characters tie", () => {
+    // Texts alike in their first 7 or 14 characters, shorter texts, characters past 7 bits
+    // (which end the packing), and random ones: the order must be failures, then code units.
+    const fixed = [
+      "198.18.0.1",
+      "198.18.0.10",
+      "198.18.0.2",
+      "198.18.",
+      "198.18",
+      "2001:db8:1:2:3:4:5:6",
+      "2001:db8:1:2:3:4:5:7",
+      "2001:db8:1:2:3:4:5",
+      "a~b",
+      "a~a",
+      "a}z",
+      "a\u007fz",
+      "a\u00ffb",
+      "a\u00ffa",
+      "a\u0100a",
+      "a\u{1f600}",
+      "",
+    ];
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const alphabet = ["1", "9", ".", ":", "a", "f", "~", "\u007f", "\u00e9", "\u0100", "\ud83d"];
+    const texts = new Set(fixed);
+    while (texts.size < 600) {
+      let t = "198.18.";
+      for (let k = Math.floor(random() * 12); k > 0; k--)
+        t += alphabet[Math.floor(random() * alphabet.length)];
+      texts.add(t);
+    }
+    const report = new OffenderReport();
+    const counts = new Map<string, number>();
+    for (const ip of texts) {
+      // The fixed texts tie on failures: their texts alone must order them.
+      const n = fixed.includes(ip) ? 2 : 1 + Math.floor(random() * 3);
+      counts.set(ip, n);
+      for (let k = 0; k < n; k++) report.add(failure(ip, k));
+    }
+    const expected = [...texts].sort(
+      (a, b) => counts.get(b)! - counts.get(a)! || (a < b ? -1 : a > b ? 1 : 0),
+    );
+    assert.deepEqual(
+      report.offenders().map((o) => o.ip),
+      expected,
+    );
+  });
 });

@@ -226,6 +226,22 @@ describe("allowlist matching", () => {
   for (const [ip, want] of cases)
     it(`${ip} ${want ? "is" : "is not"} allowlisted`, () => assert.equal(a.has(ip), want));
 
+  it("reads every bit of an IPv4 address, against networks of every length", () => {
+    // Addresses around each network's edges, from /0 to /32, each checked against the
+    // arithmetic of the address as a 32-bit number.
+    const text = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+    const base = 0xc0a8_8001; // 192.168.128.1
+    for (let bits = 0; bits <= 32; bits++) {
+      const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+      const list = new Allowlist([`${text((base & mask) >>> 0)}/${bits}`], { includeHost: false });
+      for (const n of [base, (base & mask) >>> 0, ((base | ~mask) >>> 0) + 1, 0, 0xffffffff, base ^ 1]) {
+        const ip = text(n >>> 0);
+        if (ip.startsWith("127.")) continue;
+        assert.equal(list.has(ip), (n & mask) >>> 0 === (base & mask) >>> 0, `${ip} in /${bits}`);
+      }
+    }
+  });
+
   it("takes /0 and host routes", () => {
     const all = new Allowlist(["0.0.0.0/0", "::/0"], { includeHost: false });
     assert.ok(all.has("203.0.113.5"));

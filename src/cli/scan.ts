@@ -6,7 +6,8 @@ import { type ScanResult, scanFiles } from "../report/scan-files.js";
 import { InputError } from "../sources/file-reader.js";
 import { resolveConfig } from "./config-option.js";
 import type { BanContext } from "./context.js";
-import { clip, formatTime, isoTime, printable, table } from "./format.js";
+import { clip, formatTime, printable, table } from "./format.js";
+import { type PolicyView, writeScanJson } from "./scan-json.js";
 
 const DEFAULT_LOGS = ["/var/log/asterisk/messages", "/var/log/asterisk/messages.log"];
 
@@ -93,12 +94,11 @@ function print(
   applied: Awaited<ReturnType<typeof applyDecisions>> | undefined,
 ): void {
   if (options.json) {
-    const json = toJson(result, policy);
     const banned = applied && {
       added: applied.added.map((b) => b.ip),
       skipped: applied.skipped,
     };
-    process.stdout.write(`${JSON.stringify(banned ? { ...json, banned } : json, null, 2)}\n`);
+    writeScanJson((text) => process.stdout.write(text), result, policy, banned && { banned });
     return;
   }
   if (options.explain) process.stdout.write(`${explained.filter(Boolean).join("\n")}\n\n`);
@@ -135,33 +135,6 @@ function explainLine(line: string, o: LineOutcome): string {
     case "no-prefix":
       return "";
   }
-}
-
-interface PolicyView {
-  maxretry: number;
-  findtime: number;
-}
-
-function toJson(result: ScanResult, policy: PolicyView) {
-  return {
-    linesRead: result.linesRead,
-    failures: result.report.failures,
-    offenders: result.report.offenders().map((o) => {
-      // Built field by field, in this order (a flood has hundreds of thousands of offenders).
-      const row: Record<string, unknown> = { ip: o.ip, failures: o.failures, wouldBan: o.wouldBan };
-      if (o.banAt !== undefined) row.banAt = isoTime(o.banAt);
-      row.reasons = Object.fromEntries(o.reasons);
-      row.users = o.users;
-      row.services = o.services;
-      row.firstSeen = isoTime(o.firstSeen);
-      row.lastSeen = isoTime(o.lastSeen);
-      return row;
-    }),
-    policy: { maxretry: policy.maxretry, findtime: formatMs(policy.findtime) },
-    files: result.files,
-    skipped: result.stats,
-    allowlisted: result.allowlisted,
-  };
 }
 
 function renderTable(result: ScanResult, policy: PolicyView): string {

@@ -81,9 +81,19 @@ export function allowlistEntryError(entry: string): string | null {
 
 /** A normalized IPv4 address as an unsigned 32-bit number. */
 function ipv4ToNumber(ip: string): number {
+  // Digit by digit: every address of a flood is checked, and splitting made four strings each.
   let n = 0;
-  for (const part of ip.split(".")) n = n * 256 + Number(part);
-  return n >>> 0;
+  let part = 0;
+  for (let k = 0; k < ip.length; k++) {
+    const c = ip.charCodeAt(k);
+    if (c === 0x2e) {
+      n = n * 256 + part;
+      part = 0;
+    } else {
+      part = part * 10 + (c - 0x30);
+    }
+  }
+  return (n * 256 + part) >>> 0;
 }
 
 /** A normalized IPv6 address (compressed, maybe with a dotted IPv4 tail) as a 128-bit number. */

@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { writeScanJson } from "../src/cli/scan-json.js";
+import { emptyStats } from "../src/detect/detector.js";
+import { formatMs } from "../src/policy/policy.js";
+import { OffenderReport } from "../src/report/offenders.js";
+import type { ScanResult } from "../src/report/scan-files.js";
+import { failure } from "./helpers/events.js";
+
+const POLICY = { maxretry: 5, findtime: 600_000 };
+
+function resultOf(report: OffenderReport): ScanResult {
+  const stats = { ...emptyStats(), unmatched: 3, duplicates: 2 };
+  return {
+    files: ["/var/log/asterisk/messages"],
+    linesRead: 12_345,
+    report,
+    decisions: [],
+    stats,
+    allowlisted: 4,
+  };
+}
+
+/** What `scan --json` printed before it wrote offenders one by one: the object, stringified. */
+function stringified(result: ScanResult, extra: Record<string, unknown> = {}): string {
+  const offenders = result.report.offenders().map((o) => {
+    const row: Record<string, unknown> = { ip: o.ip, failures: o.failures, wouldBan: o.wouldBan };
+    if (o.banAt !== undefined) row.banAt = new Date(o.banAt).toISOString();
+    row.reasons = Object.fromEntries(o.reasons);
+    row.users = o.users;
+    row.services = o.services;
+    row.firstSeen = new Date(o.firstSeen).toISOString();
+    row.lastSeen = new Date(o.lastSeen).toISOString();
+    return row;
+  });
+  const json = {
+    linesRead: result.linesRead,
+    failures: result.report.failures,
+    offenders,
+    policy: { maxretry: POLICY.maxretry, findtime: formatMs(POLICY.findtime) },
+    files: result.files,
+    skipped: result.stats,
+    allowlisted: result.allowlisted,
+    ...extra,
+  };
+  return `${JSON.stringify(json, null, 2)}\n`;
+}
+
+function written(result: ScanResult, extra?: Record<string, unknown>): { text: string; pieces: number } {
+  const pieces: string[] = [];
+  writeScanJson((t) => pieces.push(t), result, POLICY, extra);
+  return { text: pieces.join(""), pieces: pieces.length };
+}
+
+describe("scan --json", () => {
+  it("writes what JSON.stringify wrote for an empty report", () => {
+    const result = resultOf(new OffenderReport());
+    assert.equal(written(result).text, stringified(result));
+    assert.deepEqual(JSON.parse(written(result).text).offenders, []);
+  });
+
+  it("writes what JSON.stringify wrote for thousands of offenders with hostile texts, in pieces", () => {
+    // User names and reasons as attackers and user rules write them: quotes, backslashes, line
+    // breaks, control and escape characters, text beyond ASCII, a lone surrogate.
+    const users = [
+      'x"y',
+      "back\\slash",
+      "line\nbreak",
+      "\u001b[31mred",
+      "tab\there",
+      "é",
+      "😀",
+      "\ud800",
+      "",
+    ];
+    const reasons = ["Wrong password", 'Bad "quoted"', "Ünïcödé reason", "ends with \\"];
+    const report = new OffenderReport();
+    for (let n = 0; n < 3000; n++) {
+      const ip = n % 7 === 0 ? `2001:db8::${n.toString(16)}` : `198.51.${n >> 8}.${n & 255}`;
+      for (let k = 0; k <= n % 4; k++) {
+        report.add(
+          failure(ip, 1_709_632_800_000 + n * 1000 + k * 37, {
+            user: n % 5 === 0 ? undefined : users[(n + k) % users.length],
+            reason: reasons[(n + k) % reasons.length]!,
+            service: k % 2 === 0 ? "sip" : "pjsip",
+            attempts: n % 11 === 0 ? 1.5 : 1,
+          }),
+        );
+      }
+    }
+    for (let i = 0; i < 3000; i += 3) report.markBanAt(i, 1_709_632_800_000 + i * 999);
+    const result = resultOf(report);
+    const { text, pieces } = written(result);
+    assert.ok(pieces > 10, `${pieces} pieces`);
+    assert.equal(text, stringified(result));
+    const banned = { banned: { added: ["198.51.0.1"], skipped: [{ ip: "192.0.2.1", why: "allowlisted" }] } };
+    assert.equal(written(result, banned).text, stringified(result, banned));
+  });
+});
