@@ -297,7 +297,7 @@ function parseLine(start: usize, end: usize, record: usize): i32 {
   position(record, R_STAMP_AT, stampAt);
   field(record, R_STAMP_LEN, <i32>stampLen);
   const same =
-    previousStampLen == stampLen && memory.compare(previousStampAt, stampAt, stampLen) == 0 ? 1 : 0;
+    previousStampLen == stampLen && sameText(previousStampAt, stampAt, stampLen) ? 1 : 0;
   field(record, R_STAMP_SAME, same);
   previousStampAt = stampAt;
   previousStampLen = stampLen;
@@ -312,7 +312,7 @@ function endingReason(message: usize, end: usize, from: u32, count: u32, before:
     const n = <usize>load<u32>(entry, 4);
     const tail = n + <usize>before.length;
     if (end - message < tail) continue;
-    if (memory.compare(end - n, at, n) == 0 && spells(end - tail, before)) return <i32>k;
+    if (sameText(end - n, at, n) && spells(end - tail, before)) return <i32>k;
   }
   return -1;
 }
@@ -574,9 +574,38 @@ function grow(): void {
   }
 }
 
+// Texts are hashed and compared 8 bytes at a time: an address or user name is one to three
+// words, where a byte at a time made the table cost as much as the parse. Loads may run up to 7
+// bytes past a text (into its line, the chunk's padding, or the arena's next key): the bytes
+// past it are masked off.
+const MIX: u64 = 0x9e3779b97f4a7c15;
+
+/** The bytes at [at, at + length) in 8-byte words, the last one masked to its bytes. */
+@inline
+function word(at: usize, k: usize, length: usize): u64 {
+  const w = load<u64>(at + k);
+  const left = length - k;
+  return left >= 8 ? w : w & ((<u64>1 << (<u64>left << 3)) - 1);
+}
+
+function hashText(kind: u8, at: usize, length: usize): u32 {
+  let h: u64 = (<u64>kind << 32) ^ <u64>length;
+  for (let k: usize = 0; k < length; k += 8) {
+    h = (h ^ word(at, k, length)) * MIX;
+    h ^= h >> 29;
+  }
+  h *= MIX;
+  return <u32>(h >> 32);
+}
+
+/** True when the `length` bytes at `a` and at `b` are the same. */
+function sameText(a: usize, b: usize, length: usize): bool {
+  for (let k: usize = 0; k < length; k += 8) if (word(a, k, length) != word(b, k, length)) return false;
+  return true;
+}
+
 function intern(kind: u8, at: usize, length: usize): i32 {
-  let h: u32 = 0x811c9dc5 ^ kind;
-  for (let i: usize = 0; i < length; i++) h = (h ^ load<u8>(at + i)) * 0x01000193;
+  const h = hashText(kind, at, length);
   let slot = h & slotMask;
   while (true) {
     const taken = load<u32>(slots + (<usize>slot << 2));
@@ -587,7 +616,7 @@ function intern(kind: u8, at: usize, length: usize): i32 {
       load<u32>(entry) == h &&
       <usize>load<u32>(entry, 8) == length + 1 &&
       load<u8>(keyAt) == kind &&
-      memory.compare(keyAt + 1, at, length) == 0
+      sameText(keyAt + 1, at, length)
     )
       return <i32>(taken - 1);
     slot = (slot + 1) & slotMask;

@@ -242,6 +242,27 @@ describe("allowlist matching", () => {
     }
   });
 
+  it("matches IPv6 networks shorter and longer than the first 16 bits, which alone rule most out", () => {
+    const list = new Allowlist(["2000::/3", "fd00:1234::/20", "::/127", "64:ff9b::/96"], {
+      includeHost: false,
+    });
+    const cases: Array<[string, boolean]> = [
+      ["2001:db8::1", true],
+      ["3fff:ffff::", true],
+      ["4000::1", false],
+      ["1fff::1", false],
+      ["fd00:1fff::1", true],
+      ["fd00:2000::", false],
+      ["fd01:1234::", false],
+      ["::", true],
+      ["::1", true],
+      ["::2", false],
+      ["64:ff9b::c000:201", true],
+      ["64:ff9b:1::c000:201", false],
+    ];
+    for (const [ip, want] of cases) assert.equal(list.has(ip), want, ip);
+  });
+
   it("takes /0 and host routes", () => {
     const all = new Allowlist(["0.0.0.0/0", "::/0"], { includeHost: false });
     assert.ok(all.has("203.0.113.5"));

@@ -10,7 +10,7 @@ export class Allowlist {
   // Networks as numbers: net.BlockList builds a native SocketAddress for every check, which a
   // flood from a million addresses turns into hundreds of megabytes of unreturned memory.
   private readonly v4: Array<{ network: number; mask: number }> = [];
-  private readonly v6: Array<{ network: bigint; mask: bigint }> = [];
+  private readonly v6: Array<{ network: bigint; mask: bigint; first: number; firstMask: number }> = [];
   // Failures come in bursts from one address: the last answer is kept.
   private lastIp: string | undefined;
   private lastAnswer = false;
@@ -40,7 +40,9 @@ export class Allowlist {
     } else {
       const bits = BigInt(prefix === undefined ? 128 : Number(prefix));
       const mask = ((1n << 128n) - 1n) ^ ((1n << (128n - bits)) - 1n);
-      this.v6.push({ network: ipv6ToBigInt(ip) & mask, mask });
+      const network = ipv6ToBigInt(ip) & mask;
+      const firstMask = Number(mask >> 112n);
+      this.v6.push({ network, mask, first: Number(network >> 112n), firstMask });
     }
     this.lastIp = undefined;
   }
@@ -56,6 +58,9 @@ export class Allowlist {
 
   private matches(ip: string): boolean {
     if (ip.includes(":")) {
+      // The first 16 bits rule out nearly every address of a flood without the 128-bit number.
+      const first = firstGroup(ip);
+      if (!this.v6.some((net) => (first & net.firstMask) === net.first)) return false;
       const n = ipv6ToBigInt(ip);
       return this.v6.some((net) => (n & net.mask) === net.network);
     }
@@ -94,6 +99,17 @@ function ipv4ToNumber(ip: string): number {
     }
   }
   return (n * 256 + part) >>> 0;
+}
+
+/** The first 16 bits of a normalized IPv6 address (its first group; 0 when it starts with "::"). */
+function firstGroup(ip: string): number {
+  let n = 0;
+  for (let k = 0; k < ip.length; k++) {
+    const c = ip.charCodeAt(k);
+    if (c === 0x3a) break;
+    n = n * 16 + (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
+  }
+  return n;
 }
 
 /** A normalized IPv6 address (compressed, maybe with a dotted IPv4 tail) as a 128-bit number. */

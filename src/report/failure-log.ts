@@ -90,25 +90,35 @@ export class FailureLog {
 
   /** `order`: failure indexes grouped by address, each group in time order; address k's group is order[starts[k], starts[k + 1]). */
   private groups(): { order: Int32Array; starts: Int32Array } {
-    const n = this.size;
-    const starts = new Int32Array(this.offenderCount + 1);
-    for (let i = 0; i < n; i++) starts[this.offenders[i]! + 1]!++;
-    for (let k = 1; k < starts.length; k++) starts[k]! += starts[k - 1]!;
-    const order = new Int32Array(n);
-    const next = starts.slice(0, -1);
-    for (let i = 0; i < n; i++) order[next[this.offenders[i]!]!++] = i;
+    const { order, starts } = this.groupedByAddress();
+    this.sortGroupsByTime(order, starts);
+    return { order, starts };
+  }
+
+  // The steps below are functions of their own: each loop is compiled while it runs, and a
+  // later loop in the same function, not yet run, made the compiled code start over.
+
+  /** Failure indexes grouped by address (a counting sort), each group in the order read. */
+  private groupedByAddress(): { order: Int32Array; starts: Int32Array } {
+    const starts = runningSums(keyCounts(this.offenders, this.size, this.offenderCount));
+    return { order: groupedIndexes(this.offenders, this.size, starts), starts };
+  }
+
+  /** Puts each group in time order, ties in the order read. */
+  private sortGroupsByTime(order: Int32Array, starts: Int32Array): void {
+    const marks = this.marks;
     // Threads stamp lines slightly out of order, and rotated files may come in any order.
     for (let k = 0; k + 1 < starts.length; k++) {
-      const group = order.subarray(starts[k]!, starts[k + 1]!);
-      for (let j = 1; j < group.length; j++) {
-        if (this.marks[2 * group[j]!]! < this.marks[2 * group[j - 1]!]!) {
+      const from = starts[k]!;
+      const to = starts[k + 1]!;
+      for (let j = from + 1; j < to; j++) {
+        if (marks[2 * order[j]!]! < marks[2 * order[j - 1]!]!) {
           // Typed-array sort is stable: equal times keep the order they were read in.
-          group.sort((a, b) => this.marks[2 * a]! - this.marks[2 * b]! || a - b);
+          order.subarray(from, to).sort((a, b) => marks[2 * a]! - marks[2 * b]! || a - b);
           break;
         }
       }
     }
-    return { order, starts };
   }
 
   private grow(): void {
@@ -148,4 +158,25 @@ class Details {
     e.user = user === -1 ? undefined : this.userNames.text(user);
     e.line = this.lines[i];
   }
+}
+
+/** How often each key occurs in `keys[0, n)` (keys in [0, keyCount)), at the key's index + 1. */
+function keyCounts(keys: Int32Array, n: number, keyCount: number): Int32Array {
+  const counts = new Int32Array(keyCount + 1);
+  for (let i = 0; i < n; i++) counts[keys[i]! + 1]!++;
+  return counts;
+}
+
+/** Counts made running sums, in place: from keyCounts, where each key's group starts (the last entry: n). */
+function runningSums(counts: Int32Array): Int32Array {
+  for (let k = 1; k < counts.length; k++) counts[k]! += counts[k - 1]!;
+  return counts;
+}
+
+/** The indexes 0 to n - 1, grouped by their key (`starts`: see runningSums), in order within each group. */
+function groupedIndexes(keys: Int32Array, n: number, starts: Int32Array): Int32Array {
+  const order = new Int32Array(n);
+  const next = starts.slice(0, -1);
+  for (let i = 0; i < n; i++) order[next[keys[i]!]!++] = i;
+  return order;
 }

@@ -1,7 +1,7 @@
 import type { FailureEvent, Service } from "../detect/event.js";
 import type { Decision } from "../policy/policy.js";
 import { widened } from "../util/typed-arrays.js";
-import { TextNumbers } from "./text-numbers.js";
+import { flatten, TextNumbers } from "./text-numbers.js";
 
 const MAX_USERS = 10;
 /** Reasons kept in an address's own slots; more go to a list of their own (rare). */
@@ -43,14 +43,17 @@ export class OffenderReport {
   /** REASON_SLOTS per address: reason number + 1 (0: free), and its count. */
   private reasonIds = new Int32Array(this.capacity * REASON_SLOTS);
   private reasonCounts = new Float64Array(this.capacity * REASON_SLOTS);
-  /** MAX_USERS per address: user number, the first `userCounts[k]` of them set. */
-  private userIds = new Int32Array(this.capacity * MAX_USERS);
+  /**
+   * MAX_USERS per address: the names, the first `userCounts[k]` of them set. Texts, not numbers:
+   * telling a name from at most ten others costs less than looking it up among all (a flood
+   * tries a new name on nearly every line), and names seen once are not kept anywhere.
+   */
+  private readonly userNames: string[] = [];
   private userCounts = new Uint8Array(this.capacity);
   private banAt = new Float64Array(this.capacity).fill(Number.NaN);
   /** Reasons past an address's slots, by address: [reason number, count] pairs. */
   private readonly moreReasons = new Map<number, number[]>();
   private readonly reasons = new TextNumbers();
-  private readonly users = new TextNumbers();
   private readonly services = new TextNumbers();
   failures = 0;
 
@@ -177,14 +180,12 @@ export class OffenderReport {
   }
 
   private addUser(index: number, user: string): void {
-    const known = this.users.known(user);
     const base = index * MAX_USERS;
     const count = this.userCounts[index]!;
-    if (known !== undefined) {
-      for (let k = base; k < base + count; k++) if (this.userIds[k] === known) return;
-    }
-    // Numbered only when kept: an attacker trying a million names adds ten per address.
-    this.userIds[base + count] = known ?? this.users.id(user);
+    for (let k = base; k < base + count; k++) if (this.userNames[k] === user) return;
+    // Slots up to this address's are made first (empty): the list never has holes.
+    for (let k = this.userNames.length; k < base; k++) this.userNames.push("");
+    this.userNames[base + count] = flatten(user);
     this.userCounts[index] = count + 1;
   }
 
@@ -200,7 +201,7 @@ export class OffenderReport {
   usersOf(index: number): string[] {
     const list: string[] = [];
     for (let k = index * MAX_USERS; k < index * MAX_USERS + this.userCounts[index]!; k++)
-      list.push(this.users.text(this.userIds[k]!));
+      list.push(this.userNames[k]!);
     return list;
   }
 
@@ -219,7 +220,6 @@ export class OffenderReport {
     this.serviceIds = widened(this.serviceIds, n * SERVICE_SLOTS);
     this.reasonIds = widened(this.reasonIds, n * REASON_SLOTS);
     this.reasonCounts = widened(this.reasonCounts, n * REASON_SLOTS);
-    this.userIds = widened(this.userIds, n * MAX_USERS);
     this.userCounts = widened(this.userCounts, n);
     this.banAt = widened(this.banAt, n, Number.NaN);
     this.capacity = n;

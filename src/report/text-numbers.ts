@@ -34,6 +34,6 @@ export class TextNumbers {
 }
 
 /** A copy of `text` that shares no memory with the string it was cut from. */
-function flatten(text: string): string {
+export function flatten(text: string): string {
   return text.length < 13 ? text : (" " + text).slice(1);
 }

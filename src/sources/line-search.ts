@@ -175,13 +175,13 @@ export class WasmLineSearch implements LineSearch {
     this.fields = new Int32Array(wasm.memory.buffer);
     this.reserve(PAGE);
     // Each literal's fingerprint is chosen once, for both tables.
-    const text = sample.toString("latin1", 0, Math.min(sample.length, SAMPLE_BYTES));
+    const counts = windowCounts(sample.subarray(0, Math.min(sample.length, SAMPLE_BYTES)));
     const chosen = new Map<string, { offset: number; key: string }>();
     const fingerprint = (literal: Buffer) => {
       const key = literal.toString("latin1");
       let known = chosen.get(key);
       if (known === undefined) {
-        known = rarestWindow(literal, text);
+        known = rarestWindow(literal, counts);
         chosen.set(key, known);
       }
       return known;
@@ -333,14 +333,14 @@ const SCRATCH = 128;
 const OUT = 144;
 const LITERALS = 256;
 
-/** The window of the literal whose text is rarest in the sample. */
-function rarestWindow(literal: Buffer, sample: string): { offset: number; key: string } {
+/** The window of the literal whose text is rarest in the sample (see windowCounts). */
+function rarestWindow(literal: Buffer, counts: Uint32Array): { offset: number; key: string } {
   const text = literal.toString("latin1");
   if (text.length <= FINGERPRINT) return { offset: 0, key: text };
   let best = 0;
   let bestCount = Number.POSITIVE_INFINITY;
-  for (let offset = 0; offset + FINGERPRINT <= text.length; offset++) {
-    const count = occurrences(sample, text.slice(offset, offset + FINGERPRINT), bestCount);
+  for (let offset = 0; offset + FINGERPRINT <= literal.length; offset++) {
+    const count = counts[windowBucket(literal, offset)]!;
     if (count < bestCount) {
       best = offset;
       bestCount = count;
@@ -349,9 +349,18 @@ function rarestWindow(literal: Buffer, sample: string): { offset: number; key: s
   return { offset: best, key: text.slice(best, best + FINGERPRINT) };
 }
 
-/** How often `needle` occurs in `text`, counting no further than `limit`. */
-function occurrences(text: string, needle: string, limit: number): number {
-  let n = 0;
-  for (let p = text.indexOf(needle); p !== -1 && n < limit; p = text.indexOf(needle, p + 1)) n++;
-  return n;
+const WINDOW_BUCKETS = 1 << 16;
+
+/**
+ * How often the sample holds each 4-byte window, counted in one pass by bucket: windows that
+ * share a bucket count together, which can only make a window look commoner than it is.
+ */
+function windowCounts(sample: Buffer): Uint32Array {
+  const counts = new Uint32Array(WINDOW_BUCKETS);
+  for (let at = 0; at + FINGERPRINT <= sample.length; at++) counts[windowBucket(sample, at)]!++;
+  return counts;
+}
+
+function windowBucket(bytes: Buffer, at: number): number {
+  return Math.imul(bytes.readInt32LE(at), 0x9e3779b1) >>> 16;
 }
