@@ -53,6 +53,8 @@ function written(result: ScanResult, extra?: Record<string, unknown>): { text: s
 }
 
 describe("scan --json", () => {
+  // The reference reads the report through offenders(), whose order test/offenders.test.ts
+  // holds to a plain comparison of texts; here the text written from it is checked.
   it("writes what JSON.stringify wrote for an empty report", () => {
     const result = resultOf(new OffenderReport());
     assert.equal(written(result).text, stringified(result));
@@ -73,11 +75,25 @@ describe("scan --json", () => {
       "\ud800",
       "",
     ];
-    const reasons = ["Wrong password", 'Bad "quoted"', "Ünïcödé reason", "ends with \\"];
+    // Keys JSON.stringify writes first (array indexes) and ones it does not, past an address's
+    // four reason slots.
+    const reasons = [
+      "Wrong password",
+      'Bad "quoted"',
+      "Ünïcödé reason",
+      "ends with \\",
+      "404",
+      "0",
+      "4294967294",
+      "4294967295",
+      "01",
+      "-1",
+      "__proto__",
+    ];
     const report = new OffenderReport();
     for (let n = 0; n < 3000; n++) {
       const ip = n % 7 === 0 ? `2001:db8::${n.toString(16)}` : `198.51.${n >> 8}.${n & 255}`;
-      for (let k = 0; k <= n % 4; k++) {
+      for (let k = 0; k <= n % 9; k++) {
         report.add(
           failure(ip, 1_709_632_800_000 + n * 1000 + k * 37, {
             user: n % 5 === 0 ? undefined : users[(n + k) % users.length],
@@ -95,5 +111,11 @@ describe("scan --json", () => {
     assert.equal(text, stringified(result));
     const banned = { banned: { added: ["198.51.0.1"], skipped: [{ ip: "192.0.2.1", why: "allowlisted" }] } };
     assert.equal(written(result, banned).text, stringified(result, banned));
+  });
+
+  it("writes null for counts JSON cannot hold, as JSON.stringify does", () => {
+    const result = { ...resultOf(new OffenderReport()), linesRead: Number.POSITIVE_INFINITY };
+    assert.equal(written(result).text, stringified(result));
+    assert.match(written(result).text, /"linesRead": null,/);
   });
 });

@@ -77,7 +77,7 @@ function offender(report: OffenderReport, i: number, quote: QuotedTexts): string
     banAt === undefined
       ? `${FIELD}"wouldBan": false,`
       : `${FIELD}"wouldBan": true,${FIELD}"banAt": "${isoTime(banAt)}",`;
-  const reasons = report.reasonsOf(i);
+  const reasons = inPropertyOrder(report.reasonsOf(i));
   out += `${FIELD}"reasons": {`;
   for (let k = 0; k < reasons.length; k++) {
     const [reason, count] = reasons[k]!;
@@ -89,6 +89,21 @@ function offender(report: OffenderReport, i: number, quote: QuotedTexts): string
   out += `${FIELD}"firstSeen": "${isoTime(report.firstSeenOf(i))}",`;
   out += `${FIELD}"lastSeen": "${isoTime(report.lastSeenOf(i))}"\n    }`;
   return out;
+}
+
+/**
+ * Entries in the order JSON.stringify writes an object made of them: keys that are array
+ * indexes ("404" from a custom rule's reason, say) first and ascending, then the rest as added.
+ */
+function inPropertyOrder(entries: Array<[string, number]>): Array<[string, number]> {
+  if (!entries.some(([key]) => isArrayIndex(key))) return entries;
+  const indexes = entries.filter(([key]) => isArrayIndex(key)).sort((a, b) => Number(a[0]) - Number(b[0]));
+  return [...indexes, ...entries.filter(([key]) => !isArrayIndex(key))];
+}
+
+function isArrayIndex(key: string): boolean {
+  const first = key.charCodeAt(0);
+  return first >= 0x30 && first <= 0x39 && /^(?:0|[1-9]\d{0,9})$/.test(key) && Number(key) < 4_294_967_295;
 }
 
 /** A list of texts, as a field's value. */
