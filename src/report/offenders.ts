@@ -27,9 +27,9 @@ export interface Offender {
 /**
  * Sums failure events per address for the offender table. Every failure of a scan passes
  * through `add`, for thousands of addresses in turn: what is counted per address lives in
- * columns of numbers, indexed by the address's index (texts by their number in `TextNumbers`), so that
- * counting one failure reads a few adjacent numbers instead of chasing an object, its lists and
- * their strings.
+ * columns indexed by the address's index (reasons and services by their number in
+ * `TextNumbers`, user names as texts in ten slots each), so that counting one failure reads a few
+ * adjacent entries instead of chasing an object, its lists and their strings.
  */
 export class OffenderReport {
   private readonly byIp = new Map<string, number>();
