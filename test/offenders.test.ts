@@ -99,7 +99,7 @@ describe("offender report", () => {
     });
   });
 
-  it("orders the same with fractional counts, which cannot be sorted as whole-number keys", () => {
+  it("orders fractional counts as it orders whole ones", () => {
     const report = new OffenderReport();
     const rows: Array<[string, number]> = [
       ["203.0.113.9", 1.5],

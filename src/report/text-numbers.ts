@@ -24,7 +24,7 @@ export class TextNumbers {
   }
 
   /** The text's number, if it has one. */
-  known(text: string): number | undefined {
+  private known(text: string): number | undefined {
     return text === this.lastText ? this.lastId : this.ids.get(text);
   }
 
