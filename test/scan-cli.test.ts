@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
+import { DEFAULT_PARAMS, generate } from "../bench/generate-log.js";
 import { type CommandResult, runCommand } from "./helpers/command.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
@@ -102,6 +104,54 @@ describe("sipban scan", () => {
       assert.equal(stdout, "");
       assert.match(stderr, message);
       assert.equal(stderr.trim().split("\n").length, 1, `one line: ${stderr}`);
+    }
+  });
+
+  it("stops quietly when its reader goes away (`sipban scan | head`)", async (t) => {
+    const dir = tempDir(t, "sipban-");
+    const log = join(dir, "messages");
+    generate({ ...DEFAULT_PARAMS, lines: 20_000, prefixLines: 10, seed: 3 }, log);
+    for (const args of [[log], ["--json", log]]) {
+      const whole = await scan(args);
+      assert.equal(whole.code, 0);
+      // Twice what a pipe holds (64 KiB): the writes after the reader has gone must fail.
+      assert.ok(whole.stdout.length > 128 * 1024, `${whole.stdout.length} bytes`);
+      const cut = await new Promise<{ code: number | null; read: number; stderr: string }>((resolve) => {
+        const child = spawn(sipban, ["scan", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+        let read = 0;
+        let stderr = "";
+        child.stdout.once("data", (chunk: Buffer) => {
+          read = chunk.length;
+          child.stdout.destroy();
+        });
+        child.stderr.on("data", (chunk: Buffer) => {
+          stderr += chunk;
+        });
+        child.on("close", (code) => resolve({ code, read, stderr }));
+      });
+      assert.ok(cut.read > 0 && cut.read < whole.stdout.length, `read ${cut.read} bytes`);
+      assert.equal(cut.stderr, "", `args ${args.join(" ")}`);
+      assert.equal(cut.code, 0);
+    }
+  });
+
+  it("says in one line when its output cannot be written (a full disk)", {
+    skip: !existsSync("/dev/full") && "no /dev/full here",
+  }, async () => {
+    const full = openSync("/dev/full", "w");
+    try {
+      const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(sipban, ["scan", "--json", sample], { stdio: ["ignore", full, "pipe"] });
+        let stderr = "";
+        child.stderr?.on("data", (chunk: Buffer) => {
+          stderr += chunk;
+        });
+        child.on("close", (code) => resolve({ code, stderr }));
+      });
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /^sipban: cannot write the output: ENOSPC[^\n]*\n$/);
+    } finally {
+      closeSync(full);
     }
   });
 

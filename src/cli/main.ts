@@ -15,6 +15,14 @@ const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta
   version: string;
 };
 
+// A reader that goes away early (`sipban scan | head`) is not an error: the rest of the output is
+// dropped, and the command still finishes its work (`scan --ban` still bans).
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE" || err.code === "ERR_STREAM_DESTROYED") return;
+  process.stderr.write(`sipban: cannot write the output: ${err.message}\n`);
+  process.exitCode = 1;
+});
+
 const program = new Command("sipban")
   .description("Detect and block SIP brute-force and scanning attacks on Asterisk, FreeSWITCH and Kamailio")
   .version(pkg.version)

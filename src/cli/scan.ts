@@ -142,8 +142,8 @@ function renderTable(result: ScanResult, policy: PolicyView): string {
   const banned = offenders.filter((o) => o.wouldBan).length;
   const head =
     `${result.linesRead.toLocaleString("en")} lines read from ${result.files.length} file(s): ` +
-    `${result.report.failures.toLocaleString("en")} failures from ${offenders.length} address(es); ` +
-    `${banned} would be banned (${policy.maxretry} failures within ${formatMs(policy.findtime)}).`;
+    `${result.report.failures.toLocaleString("en")} failures from ${offenders.length.toLocaleString("en")} address(es); ` +
+    `${banned.toLocaleString("en")} would be banned (${policy.maxretry} failures within ${formatMs(policy.findtime)}).`;
   if (offenders.length === 0) return `${head}\nNo failures found.`;
   const rows = offenders.map((o) => [
     o.ip,
