@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
@@ -153,6 +154,58 @@ describe("sipban scan", () => {
     } finally {
       closeSync(full);
     }
+  });
+
+  it("shows what it saw but did not count, also when it counted nothing", async (t) => {
+    const dir = tempDir(t, "sipban-");
+    // Asterisk through syslog with a message no rule knows the end of: a failure it cannot read.
+    const unknown = join(dir, "unknown.log");
+    writeFileSync(
+      unknown,
+      "Mar  5 10:00:04 pbx asterisk[1234]: NOTICE[1250] chan_sip.c: Registration from '\"100\" <sip:100@192.0.2.10>' failed for '198.51.100.4:5060' - Wrong password and more\n",
+    );
+    const none = await scan([unknown]);
+    assert.equal(none.code, 0);
+    assert.match(none.stdout, /^No failures found\.$/m);
+    assert.match(
+      none.stdout,
+      /^Note: 1 line\(s\) look like failures but matched no rule \(see --explain\)\.$/m,
+    );
+    // A date in a layout sipban does not know: counted, but at the file's time, and said so.
+    const odd = join(dir, "odd-dates.log");
+    writeFileSync(
+      odd,
+      "[05/03/2026 10:00:01] NOTICE[1] chan_sip.c: Registration from '<sip:1@192.0.2.10>' failed for '203.0.113.50:5060' - Wrong password\n",
+    );
+    const undated = await scan([odd]);
+    assert.equal(undated.code, 0);
+    assert.match(
+      undated.stdout,
+      /^Note: 1 line\(s\) with a date sipban cannot read, counted as written when the file last changed\.$/m,
+    );
+  });
+
+  it("reads a named pipe once, as its writer writes it", {
+    skip: process.platform !== "linux" && "Linux only",
+  }, async (t) => {
+    // Registered before the directory's removal: after hooks run in order.
+    let release = async () => {};
+    t.after(() => release());
+    const dir = tempDir(t, "sipban-");
+    const fifo = join(dir, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    const result = runCommand(sipban, ["scan", fifo], { timeout: 20_000 });
+    // The writer's open waits for a reader (so not synchronously: the test must be able to fail).
+    // A check that opened the pipe first would take the data, and the scan would wait forever.
+    const written = writeFile(fifo, readFileSync(sample)).catch((err: Error) => err);
+    release = async () => {
+      // Lets a writer still waiting go: a reader opens and closes the pipe.
+      closeSync(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK));
+      await written;
+    };
+    const { code, stdout, stderr } = await result;
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^84 lines read from 1 file\(s\): 41 failures/);
   });
 
   it("refuses a bad configuration with file and line, and runs nothing", async (t) => {

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { normalizeIp } from "../net/address.js";
 import { Allowlist } from "../policy/allowlist.js";
-import { formatMs, parseDuration } from "../policy/policy.js";
+import { durationProblem, formatMs, parseDuration } from "../policy/policy.js";
 import { InputError } from "../sources/file-reader.js";
 import type { BanRecord } from "../store/state.js";
 import { resolveConfig } from "./config-option.js";
@@ -34,8 +34,8 @@ export function registerBanCommands(program: Command): void {
       const config = await resolveConfig(command.optsWithGlobals().config);
       const { withBanContext, askDaemon, sshClientAddress } = await banModules();
       const duration = options.for === undefined ? config.policy.bantime : parseDuration(options.for);
-      if (!(duration > 0))
-        throw new InputError(`--for: "${options.for}" is not a duration (write 90s, 10m, 1h, 2d, 1w)`);
+      const problem = options.for === undefined ? undefined : durationProblem(options.for, duration);
+      if (problem !== undefined) throw new InputError(`--for: ${problem}`);
       const ssh = sshClientAddress();
       if (ssh !== undefined && normalizeIp(ssh) === ip && !new Allowlist(config.allowlist).has(ip)) {
         throw new InputError(

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import type { LineOutcome } from "../detect/detector.js";
-import { formatMs, parseDuration } from "../policy/policy.js";
+import { durationProblem, formatMs, parseDuration } from "../policy/policy.js";
 import { type ScanResult, scanFiles } from "../report/scan-files.js";
 import { InputError } from "../sources/file-reader.js";
 import { resolveConfig } from "./config-option.js";
@@ -45,8 +45,8 @@ export function registerScan(program: Command): void {
       }
       if (options.findtime !== undefined) {
         const ms = parseDuration(options.findtime);
-        if (!(ms > 0))
-          throw new InputError(`--findtime: "${options.findtime}" is not a duration (write 90s, 10m, 1h)`);
+        const problem = durationProblem(options.findtime, ms);
+        if (problem !== undefined) throw new InputError(`--findtime: ${problem}`);
         config.policy.findtime = ms;
       }
       const paths = files.length > 0 ? files : DEFAULT_LOGS.filter((p) => existsSync(p));
@@ -144,7 +144,23 @@ function renderTable(result: ScanResult, policy: PolicyView): string {
     `${result.linesRead.toLocaleString("en")} lines read from ${result.files.length} file(s): ` +
     `${result.report.failures.toLocaleString("en")} failures from ${offenders.length.toLocaleString("en")} address(es); ` +
     `${banned.toLocaleString("en")} would be banned (${policy.maxretry} failures within ${formatMs(policy.findtime)}).`;
-  if (offenders.length === 0) return `${head}\nNo failures found.`;
+  const notes: string[] = [];
+  const s = result.stats;
+  if (s.injections) notes.push(`${s.injections} log injection attempt(s) caught`);
+  if (s.ambiguous) notes.push(`${s.ambiguous} crafted line(s) with more than one possible address ignored`);
+  if (s.unmatched)
+    notes.push(`${s.unmatched} line(s) look like failures but matched no rule (see --explain)`);
+  if (s.duplicates) notes.push(`${s.duplicates} attempt(s) logged twice, counted once`);
+  if (result.allowlisted)
+    notes.push(`${result.allowlisted} failure(s) from allowlisted addresses, never banned`);
+  if (s.oversized) notes.push(`${s.oversized} oversized line(s) skipped`);
+  if (s.undated)
+    notes.push(
+      `${s.undated} line(s) with a date sipban cannot read, counted as written when the file last changed`,
+    );
+  const noteLines = notes.length ? ["", ...notes.map((n) => `Note: ${n}.`)] : [];
+  // The notes matter most when nothing was found: they say what was seen but not counted.
+  if (offenders.length === 0) return [head, "No failures found.", ...noteLines].join("\n");
   const rows = offenders.map((o) => [
     o.ip,
     String(o.failures),
@@ -160,16 +176,6 @@ function renderTable(result: ScanResult, policy: PolicyView): string {
     ),
     clip(printable(o.users.join(", ")), 40),
   ]);
-  const notes: string[] = [];
-  const s = result.stats;
-  if (s.injections) notes.push(`${s.injections} log injection attempt(s) caught`);
-  if (s.ambiguous) notes.push(`${s.ambiguous} crafted line(s) with more than one possible address ignored`);
-  if (s.unmatched)
-    notes.push(`${s.unmatched} line(s) look like failures but matched no rule (see --explain)`);
-  if (s.duplicates) notes.push(`${s.duplicates} attempt(s) logged twice, counted once`);
-  if (result.allowlisted)
-    notes.push(`${result.allowlisted} failure(s) from allowlisted addresses, never banned`);
-  if (s.oversized) notes.push(`${s.oversized} oversized line(s) skipped`);
   return [
     head,
     "",
@@ -178,6 +184,6 @@ function renderTable(result: ScanResult, policy: PolicyView): string {
       rows,
       new Set([1]),
     ),
-    ...(notes.length ? ["", ...notes.map((n) => `Note: ${n}.`)] : []),
+    ...noteLines,
   ].join("\n");
 }

@@ -1,11 +1,12 @@
 import { z } from "zod";
 import { allowlistEntryError } from "../policy/allowlist.js";
-import { parseDuration } from "../policy/policy.js";
+import { durationProblem, parseDuration } from "../policy/policy.js";
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = typeof value === "number" ? value * 1000 : parseDuration(value);
-  if (!Number.isFinite(ms) || ms <= 0) {
-    ctx.addIssue({ code: "custom", message: `"${value}" is not a duration (write 90s, 10m, 1h, 2d or 1w)` });
+  const problem = durationProblem(value, ms);
+  if (problem !== undefined) {
+    ctx.addIssue({ code: "custom", message: problem });
     return z.NEVER;
   }
   return ms;

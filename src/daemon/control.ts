@@ -1,4 +1,4 @@
-import { chmodSync, rmSync } from "node:fs";
+import { chmodSync, lstatSync, rmSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
 import { dirname } from "node:path";
 import { createInterface } from "node:readline";
@@ -19,6 +19,8 @@ export type ControlResponse = { ok: true; [key: string]: unknown } | { ok: false
  */
 export class ControlServer {
   private server: Server | null = null;
+  /** Our socket's inode once listening (-1: none), so that close removes ours only. */
+  private inode = -1;
 
   constructor(
     private readonly path: string,
@@ -26,8 +28,7 @@ export class ControlServer {
   ) {}
 
   async listen(): Promise<void> {
-    ensureDirectory(dirname(this.path), 0o700, "the control socket");
-    rmSync(this.path, { force: true });
+    await this.claim();
     const server = createServer((socket) => {
       socket.on("error", () => {});
       const lines = createInterface({ input: socket });
@@ -52,13 +53,56 @@ export class ControlServer {
       server.listen(this.path, () => resolve());
     });
     chmodSync(this.path, 0o600);
+    this.inode = lstatSync(this.path).ino;
   }
 
   async close(): Promise<void> {
     const server = this.server;
     this.server = null;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Only our own socket: another daemon may have taken the path since (it should not, see
+    // claim, but its socket is not ours to remove).
+    if (this.inode !== -1 && socketInode(this.path) === this.inode) rmSync(this.path, { force: true });
+    this.inode = -1;
+  }
+
+  /**
+   * Makes the path free for our socket: a socket left by a daemon that died is removed; a daemon
+   * that answers there, or anything that is not a socket (a typo naming a real file), is refused.
+   */
+  async claim(): Promise<void> {
+    // The kernel cuts longer unix socket paths short: the socket would land somewhere else.
+    if (Buffer.byteLength(this.path) > MAX_SOCKET_PATH)
+      throw new Error(
+        `daemon.socket: ${this.path} is too long for a unix socket (${Buffer.byteLength(this.path)} bytes; at most ${MAX_SOCKET_PATH})`,
+      );
+    ensureDirectory(dirname(this.path), 0o700, "the control socket");
+    const inode = socketInode(this.path);
+    if (inode === null) return;
+    if (inode === -1)
+      throw new Error(`daemon.socket: ${this.path} exists and is not a socket; not replacing it`);
+    let answer: ControlResponse | null;
+    try {
+      answer = await controlRequest(this.path, { cmd: "status" }, 2000);
+    } catch (err) {
+      throw new Error(`daemon.socket: ${this.path} is in use (${(err as Error).message})`);
+    }
+    if (answer !== null) throw new Error(`another sipban daemon is running (socket ${this.path})`);
     rmSync(this.path, { force: true });
+  }
+}
+
+/** The longest unix socket path Linux keeps whole (sun_path holds 108 bytes with the NUL). */
+const MAX_SOCKET_PATH = 107;
+
+/** The inode of the socket at `path`; -1 when something else is there, null when nothing is. */
+function socketInode(path: string): number | null {
+  try {
+    const info = lstatSync(path);
+    return info.isSocket() ? info.ino : -1;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
   }
 }
 

@@ -84,10 +84,22 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
+    try {
+      await this.startParts();
+    } catch (err) {
+      // Whatever started is stopped, so that the process can end with the error.
+      await this.stop().catch(() => {});
+      throw err;
+    }
+  }
+
+  private async startParts(): Promise<void> {
     const now = Date.now();
+    // Before touching the firewall: a second daemon on the same socket stops here.
+    this.control = new ControlServer(this.config.daemon.socket, (r) => this.handle(r));
+    await this.control.claim();
     const result = await this.manager.reconcile(now);
     this.log.info({ ...result, backend: this.backend.name }, "firewall reconciled with the recorded bans");
-    this.control = new ControlServer(this.config.daemon.socket, (r) => this.handle(r));
     await this.control.listen();
     for (const source of this.config.sources) await this.startSource(source);
     this.timers.push(

@@ -50,7 +50,7 @@ export interface BackendOptions {
    * tests and benchmarks use it to work inside a network namespace.
    */
   commandPrefix?: readonly string[];
-  /** Where the dry-run backend prints what it would do (default stdout). */
+  /** Where the dry-run backend prints what it would do (default stderr: stdout is for reports, such as `scan --ban --json`). */
   output?: Writable;
 }
 
@@ -76,7 +76,7 @@ export function createBackend(config: FirewallConfig, options: BackendOptions = 
     case "iptables":
       return new IptablesBackend(settings, run);
     case "dry-run":
-      return new DryRunBackend(settings, options.output ?? process.stdout);
+      return new DryRunBackend(settings, options.output ?? process.stderr);
   }
 }
 

@@ -298,6 +298,17 @@ export function formatMs(ms: number): string {
   return `${ms}ms`;
 }
 
+/** The longest duration taken (a ban's end must stay a date: escalation doubles up to it). */
+export const MAX_DURATION_MS = 100 * 365 * 86_400_000;
+
+/** What is wrong with `text` as a duration of `ms` (see parseDuration), or undefined when nothing is. */
+export function durationProblem(text: string | number, ms: number): string | undefined {
+  if (Number.isNaN(ms)) return `"${text}" is not a duration (write 90s, 10m, 1h, 2d or 1w)`;
+  if (!(ms > 0)) return `"${text}" is no time at all: a duration must be longer than 0`;
+  if (ms > MAX_DURATION_MS) return `"${text}" is longer than 100 years`;
+  return undefined;
+}
+
 /** "10m", "1h", "90s", "1w", "500ms" or a bare number of seconds → milliseconds; NaN when invalid. */
 export function parseDuration(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)?$/.exec(text.trim());

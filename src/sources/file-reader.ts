@@ -50,6 +50,9 @@ export async function checkInput(path: string): Promise<number> {
     throw new InputError(`${path}: cannot read (${code ?? String(err)})`);
   }
   if (info.isDirectory()) throw new InputError(`${path}: is a directory, not a log file`);
+  // A pipe (`mkfifo`, `<(zcat ...)`) can be opened for reading once: opening it to check would
+  // take its writer's data away, or wait for a writer. It is read when its turn comes.
+  if (!info.isFile()) return Date.now();
   try {
     const h = await open(path, "r");
     await h.close();

@@ -1,0 +1,130 @@
+/**
+ * What protects an admin from a slip: a socket path that names a real file, a second daemon, a
+ * ban that would last beyond any date, dry-run words in a JSON report. Dry-run firewall, no root.
+ */
+import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it, type TestContext } from "node:test";
+import { type CommandResult, runCommand, sipbanCommand } from "./helpers/command.js";
+import { cliFor, killAndWait, spawnWatch, writeTestConfig } from "./helpers/daemon-config.js";
+import { failureLine } from "./helpers/log-lines.js";
+import { tempDir } from "./helpers/temp-dir.js";
+import { waitFor } from "./helpers/wait.js";
+
+/** A dry-run configuration reading `messages.log` in `dir`; `socket` replaces the daemon's socket path. */
+function setup(t: TestContext, socket?: string): { dir: string; config: string } {
+  const dir = tempDir(t, "sipban-safety-");
+  writeFileSync(join(dir, "messages.log"), failureLine("203.0.113.9", "100").repeat(2));
+  const lines = ["sources:", `  - file: ${JSON.stringify(join(dir, "messages.log"))}`, "    from: start"];
+  const config = writeTestConfig(dir, lines);
+  if (socket !== undefined) {
+    const text = readFileSync(config, "utf8").replace(
+      / {2}socket: .*/,
+      `  socket: ${JSON.stringify(socket)}`,
+    );
+    writeFileSync(config, text);
+  }
+  return { dir, config };
+}
+
+/** `sipban watch` run to its end (or killed after 10 s: a refusal must come long before). */
+function watchOnce(config: string): Promise<CommandResult> {
+  return runCommand(...sipbanCommand(config, ["watch"]), { timeout: 10_000 });
+}
+
+describe("the daemon's control socket", () => {
+  it("refuses a socket path that names something else, and leaves it alone", async (t) => {
+    const dir = tempDir(t, "sipban-safety-");
+    const precious = join(dir, "sipban.yaml.bak");
+    writeFileSync(precious, "precious\n");
+    const { config } = setup(t, precious);
+    const result = await watchOnce(config);
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(
+      result.stderr,
+      `sipban: daemon.socket: ${precious} exists and is not a socket; not replacing it\n`,
+    );
+    assert.equal(readFileSync(precious, "utf8"), "precious\n");
+  });
+
+  it("refuses a socket path too long for a unix socket", async (t) => {
+    const dir = tempDir(t, "sipban-safety-");
+    const long = join(dir, "x".repeat(120), "sipban.sock");
+    const { config } = setup(t, long);
+    const result = await watchOnce(config);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(
+      result.stderr,
+      /^sipban: daemon\.socket: .* is too long for a unix socket \(\d+ bytes; at most 107\)\n$/,
+    );
+    assert.equal(existsSync(long), false);
+  });
+
+  it("lets one daemon run on a socket: a second refuses, and the first keeps answering", async (t) => {
+    const { config } = setup(t);
+    let first: ChildProcess | undefined;
+    t.after(() => (first ? killAndWait(first) : undefined));
+    let output = "";
+    first = spawnWatch(config, (text) => (output += text));
+    const sipban = cliFor(config);
+    await waitFor(
+      "the first daemon",
+      async () => (await sipban.status<{ running?: boolean }>()).running !== false,
+    );
+    const second = await watchOnce(config);
+    assert.equal(second.code, 1, second.stderr);
+    assert.match(second.stderr, /^sipban: another sipban daemon is running \(socket .*\)\n$/);
+    const status = await sipban.status<{ running?: boolean; pid?: number }>();
+    assert.equal(status.pid, first.pid, output);
+  });
+});
+
+describe("durations", () => {
+  it("refuses a ban longer than any date can end, and records nothing", async (t) => {
+    const { config } = setup(t);
+    const run = (args: string[]) =>
+      runCommand(...sipbanCommand(config, args), {
+        env: { ...process.env, SSH_CONNECTION: "", SSH_CLIENT: "" },
+      });
+    const huge = await run(["ban", "203.0.113.67", "--for", "99999999999w"]);
+    assert.equal(huge.code, 2);
+    assert.equal(huge.stderr, 'sipban: --for: "99999999999w" is longer than 100 years\n');
+    const none = await run(["ban", "203.0.113.67", "--for", "0s"]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /"0s" is no time at all/);
+    const bans = await run(["bans", "--json"]);
+    assert.equal(bans.code, 0, bans.stderr);
+    assert.deepEqual(JSON.parse(bans.stdout).bans, []);
+    const year = await run(["ban", "203.0.113.67", "--for", "52w"]);
+    assert.equal(year.code, 0, year.stderr);
+  });
+
+  it("refuses such a duration in the configuration, naming its line", async (t) => {
+    const dir = tempDir(t, "sipban-safety-");
+    const config = join(dir, "sipban.yaml");
+    writeFileSync(config, "policy:\n  bantime: 1h\n  maxbantime: 99999999999w\n");
+    const result = await runCommand(...sipbanCommand(config, ["check-config"]));
+    assert.equal(result.code, 2);
+    assert.equal(
+      result.stderr,
+      `sipban: ${config}:3: policy.maxbantime: "99999999999w" is longer than 100 years\n`,
+    );
+  });
+});
+
+describe("dry-run", () => {
+  it("says what it would do on stderr: `scan --ban --json` prints JSON alone", async (t) => {
+    const { dir, config } = setup(t);
+    const log = join(dir, "now.log");
+    writeFileSync(log, failureLine("203.0.113.9", "100").repeat(6));
+    const result = await runCommand(...sipbanCommand(config, ["scan", "--ban", "--json", log]), {
+      env: { ...process.env, SSH_CONNECTION: "", SSH_CLIENT: "" },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout);
+    assert.deepEqual(report.banned.added, ["203.0.113.9"]);
+    assert.match(result.stderr, /dry-run: would ban 203\.0\.113\.9 until /);
+  });
+});
