@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -206,6 +215,40 @@ describe("sipban scan", () => {
     const { code, stdout, stderr } = await result;
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^84 lines read from 1 file\(s\): 41 failures/);
+  });
+
+  it("skips a line longer than a read whole, to its end, and says so", async (t) => {
+    const dir = tempDir(t, "sipban-");
+    const failure = (ip: string) =>
+      `[Mar  5 10:10:00] NOTICE[1] chan_sip.c: Registration from '<sip:1@192.0.2.10>' failed for '${ip}:5060' - Wrong password`;
+    // A failure's text at the end of a 3 MiB line is not a line of its own.
+    const junk = `[Mar  5 10:09:59] NOTICE[1234] chan_sip.c: junk ${"y".repeat(3 << 20)}`;
+    const log = join(dir, "long.log");
+    writeFileSync(log, `${junk}${failure("198.51.100.9")}\n${failure("203.0.113.8")}\n${junk}`);
+    for (const args of [[log], ["-"]]) {
+      const { code, stdout, stderr } = await scan(
+        ["--json", ...args],
+        args[0] === "-" ? readFileSync(log, "utf8") : undefined,
+      );
+      assert.equal(code, 0, stderr);
+      const report = JSON.parse(stdout);
+      assert.equal(report.linesRead, 3);
+      assert.deepEqual(
+        report.offenders.map((o: { ip: string }) => o.ip),
+        ["203.0.113.8"],
+      );
+      assert.equal(report.skipped.oversized, 2);
+    }
+  });
+
+  it("counts a file named twice, or through a link, once", async (t) => {
+    const dir = tempDir(t, "sipban-");
+    const link = join(dir, "messages");
+    symlinkSync(sample, link);
+    const { stdout } = await scan(["--json", sample, link, sample]);
+    const report = JSON.parse(stdout);
+    assert.equal(report.failures, 41);
+    assert.deepEqual(report.files, [sample]);
   });
 
   it("refuses a bad configuration with file and line, and runs nothing", async (t) => {

@@ -45,16 +45,25 @@ export async function scanFiles(
   const report = new OffenderReport();
   const replay = new FailureLog({ details: options.decisions === true });
   const totals = emptyStats();
-  const mtimes = await Promise.all(paths.map((p) => checkInput(p)));
+  // One at a time (thousands of rotated files must not open at once), and each file once: a
+  // file named twice (or through a link) would count its failures twice.
+  const inputs: Array<{ path: string; mtime: number }> = [];
+  const seen = new Set<string>();
+  for (const path of paths) {
+    const { mtime, identity } = await checkInput(path);
+    if (identity !== undefined && seen.has(identity)) continue;
+    if (identity !== undefined) seen.add(identity);
+    inputs.push({ path, mtime });
+  }
   let linesRead = 0;
-  for (const [i, path] of paths.entries()) {
+  for (const { path, mtime } of inputs) {
     // One detector per file: split records and duplicate lines do not span files.
     const detector = new Detector(
       {
         rules,
         weights: config.detect.weights,
         banInjection: config.detect.banInjection,
-        referenceTime: mtimes[i],
+        referenceTime: mtime,
         observe,
         // Evidence keeps each failure's line: only a plain report can do without the text.
         parsedLines: options.parsedLines !== false && !options.decisions,
@@ -65,6 +74,7 @@ export async function scanFiles(
     await scanInput(path, scanner);
     detector.flush();
     linesRead += scanner.linesRead;
+    totals.oversized += scanner.oversized;
     for (const key of Object.keys(totals) as Array<keyof DetectorStats>) totals[key] += detector.stats[key];
   }
   const policy = new BanPolicy(policyConfig(config), new Allowlist(config.allowlist), history);
@@ -88,5 +98,12 @@ export async function scanFiles(
     });
   }
   decisions.sort((a, b) => a.at - b.at);
-  return { files: [...paths], linesRead, report, decisions, stats: totals, allowlisted: policy.allowlisted };
+  return {
+    files: inputs.map((input) => input.path),
+    linesRead,
+    report,
+    decisions,
+    stats: totals,
+    allowlisted: policy.allowlisted,
+  };
 }

@@ -18,6 +18,7 @@ export async function scanInput(path: string, scanner: LineScanner): Promise<voi
   const handle = await open(path, "r");
   try {
     const buf = Buffer.allocUnsafe(CHUNK * 2);
+    const state: ReadState = { skipping: false };
     let filled = 0;
     let first = true;
     for (;;) {
@@ -28,17 +29,25 @@ export async function scanInput(path: string, scanner: LineScanner): Promise<voi
       }
       if (bytesRead === 0) break;
       filled += bytesRead;
-      filled = scanWhole(buf, filled, scanner);
+      filled = scanWhole(buf, filled, scanner, state);
     }
-    scanner.scanLast(buf, 0, filled);
+    scanRest(buf, filled, scanner, state);
   } finally {
     await handle.close();
   }
 }
 
-/** Checks that `path` can be scanned; returns its modification time. */
-export async function checkInput(path: string): Promise<number> {
-  if (path === "-") return Date.now();
+/** What checkInput found of an input. */
+export interface InputInfo {
+  /** The time a yearless date is read against: the file's last change (now for a pipe). */
+  mtime: number;
+  /** The file itself (device and inode), whatever path names it; undefined for a pipe. */
+  identity?: string;
+}
+
+/** Checks that `path` can be scanned. */
+export async function checkInput(path: string): Promise<InputInfo> {
+  if (path === "-") return { mtime: Date.now() };
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(path);
@@ -52,7 +61,7 @@ export async function checkInput(path: string): Promise<number> {
   if (info.isDirectory()) throw new InputError(`${path}: is a directory, not a log file`);
   // A pipe (`mkfifo`, `<(zcat ...)`) can be opened for reading once: opening it to check would
   // take its writer's data away, or wait for a writer. It is read when its turn comes.
-  if (!info.isFile()) return Date.now();
+  if (!info.isFile()) return { mtime: Date.now() };
   try {
     const h = await open(path, "r");
     await h.close();
@@ -62,17 +71,36 @@ export async function checkInput(path: string): Promise<number> {
       throw new InputError(`${path}: permission denied (run as root or add yourself to the asterisk group)`);
     throw new InputError(`${path}: cannot open (${code ?? String(err)})`);
   }
-  return info.mtimeMs;
+  return { mtime: info.mtimeMs, identity: `${info.dev}:${info.ino}` };
+}
+
+/** Where a read is: in the middle of a line too long to hold, whose bytes are skipped to its end. */
+interface ReadState {
+  skipping: boolean;
 }
 
 // Hands the whole lines in buf[0, filled) to the scanner and moves the partial rest to the front.
-function scanWhole(buf: Buffer, filled: number, scanner: LineScanner): number {
+function scanWhole(buf: Buffer, filled: number, scanner: LineScanner, state: ReadState): number {
+  if (state.skipping) {
+    const end = buf.indexOf(0x0a);
+    if (end === -1 || end >= filled) {
+      scanner.skip(filled);
+      return 0;
+    }
+    scanner.skip(end + 1);
+    state.skipping = false;
+    buf.copy(buf, 0, end + 1, filled);
+    filled -= end + 1;
+    if (filled === 0) return 0;
+  }
   const lastNewline = buf.lastIndexOf(0x0a, filled - 1);
   if (lastNewline === -1) {
-    // One line longer than the buffer: skip it whole rather than grow without bound.
+    // One line longer than the buffer: skip it whole, to its end, rather than grow without bound.
     if (filled === buf.length) {
       scanner.linesRead++;
+      scanner.oversized++;
       scanner.skip(filled);
+      state.skipping = true;
       return 0;
     }
     return filled;
@@ -85,6 +113,7 @@ function scanWhole(buf: Buffer, filled: number, scanner: LineScanner): number {
 
 async function scanStream(stream: NodeJS.ReadableStream, scanner: LineScanner, path = "-"): Promise<void> {
   const buf = Buffer.allocUnsafe(CHUNK * 2);
+  const state: ReadState = { skipping: false };
   let filled = 0;
   let first = true;
   try {
@@ -99,14 +128,20 @@ async function scanStream(stream: NodeJS.ReadableStream, scanner: LineScanner, p
         piece.copy(buf, filled, offset, offset + n);
         filled += n;
         offset += n;
-        filled = scanWhole(buf, filled, scanner);
+        filled = scanWhole(buf, filled, scanner, state);
       }
     }
   } catch (err) {
     if (err instanceof InputError) throw err;
     throw new InputError(`${path}: ${(err as Error).message}`);
   }
-  scanner.scanLast(buf, 0, filled);
+  scanRest(buf, filled, scanner, state);
+}
+
+/** The input's last bytes, after its last newline: a last line, or the end of one too long. */
+function scanRest(buf: Buffer, filled: number, scanner: LineScanner, state: ReadState): void {
+  if (state.skipping) scanner.skip(filled);
+  else scanner.scanLast(buf, 0, filled);
 }
 
 function rejectBinary(head: Buffer, path: string): void {

@@ -25,6 +25,8 @@ const NEWLINE = 0x0a;
  */
 export class LineScanner {
   linesRead = 0;
+  /** Lines longer than a read can hold, skipped unread (see file-reader). */
+  oversized = 0;
   /** Bytes of input before the chunk being scanned. */
   private consumed = 0;
   private literals: readonly string[] = [];
