@@ -53,6 +53,33 @@ describe("configuration", () => {
     );
   });
 
+  it("says what is wrong inside a source, at its line, and what a source can be", () => {
+    const ami = [
+      "sources:",
+      "  - file: /var/log/asterisk/messages",
+      "  - ami:",
+      "      username: sipban",
+      "      secret: s",
+      '      port: "5038"',
+    ];
+    assert.equal(
+      errorOf(`${ami.join("\n")}\n`),
+      "/etc/sipban/sipban.yaml:6: sources.1.ami.port: Invalid input: expected number, received string",
+    );
+    assert.equal(
+      errorOf("sources:\n  - file: /var/log/messages\n    from: beginning\n"),
+      '/etc/sipban/sipban.yaml:3: sources.0.from: Invalid option: expected one of "end"|"start"',
+    );
+    assert.match(
+      errorOf("sources:\n  - /var/log/asterisk/messages\n"),
+      /:2: sources\.0: a source is one of \{file: PATH\}, \{journald: .*\}, \{stdin: true\} or \{ami: .*\}$/,
+    );
+    assert.equal(
+      errorOf("policy:\n  findtime: .inf\n"),
+      "/etc/sipban/sipban.yaml:2: policy.findtime: write a duration: 90s, 10m, 1h, 2d or 1w",
+    );
+  });
+
   it("names the line of a bad allowlist entry", () => {
     assert.match(
       errorOf("allowlist:\n  - 192.0.2.0/24\n  - 10.0.0.300\n"),

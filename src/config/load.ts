@@ -49,7 +49,7 @@ export function parseConfig(text: string, path: string): Config {
     }
     return result.data;
   }
-  const issue = result.error.issues[0]!;
+  const issue = specific(result.error.issues[0]!);
   const keys = issue.path.map((p) => (typeof p === "number" ? p : String(p)));
   const located = issue.code === "unrecognized_keys" ? [...keys, issue.keys[0]!] : keys;
   throw new ConfigError(`${path}:${lineOfPath(doc, located, lineOf)}: ${describe(issue, keys)}`);
@@ -74,6 +74,18 @@ function lineOfPath(
     }
   }
   return 1;
+}
+
+/**
+ * The issue worth reporting: where a value fits none of a union's forms, the one form it took
+ * the shape of (its keys), and what is wrong inside that; else the union's own message.
+ */
+function specific(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== "invalid_union") return issue;
+  const fitting = issue.errors.filter((form) => form.length > 0 && form.every((i) => i.path.length > 0));
+  if (fitting.length !== 1) return issue;
+  const inner = fitting[0]![0]!;
+  return specific({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue);
 }
 
 function describe(issue: z.core.$ZodIssue, keys: Array<string | number>): string {

@@ -2,15 +2,17 @@ import { z } from "zod";
 import { allowlistEntryError } from "../policy/allowlist.js";
 import { durationProblem, parseDuration } from "../policy/policy.js";
 
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = typeof value === "number" ? value * 1000 : parseDuration(value);
-  const problem = durationProblem(value, ms);
-  if (problem !== undefined) {
-    ctx.addIssue({ code: "custom", message: problem });
-    return z.NEVER;
-  }
-  return ms;
-});
+const duration = z
+  .union([z.string(), z.number()], { error: "write a duration: 90s, 10m, 1h, 2d or 1w" })
+  .transform((value, ctx) => {
+    const ms = typeof value === "number" ? value * 1000 : parseDuration(value);
+    const problem = durationProblem(value, ms);
+    if (problem !== undefined) {
+      ctx.addIssue({ code: "custom", message: problem });
+      return z.NEVER;
+    }
+    return ms;
+  });
 
 const allowlistEntry = z.string().superRefine((entry, ctx) => {
   const error = allowlistEntryError(entry);
@@ -63,62 +65,68 @@ const firewall = z.strictObject({
     .default("sipban"),
 });
 
-const source = z.union([
-  z.strictObject({
-    /** A log file to follow across rotation. */
-    file: z.string().min(1),
-    /** On the very first run: skip what is already in the file (end) or read it (start). */
-    from: z.enum(["end", "start"]).default("end"),
-  }),
-  z.strictObject({
-    /** journalctl matches, e.g. `_SYSTEMD_UNIT=asterisk.service`. */
-    journald: z.strictObject({
-      match: z.array(z.string().regex(/^[A-Z0-9_]+=/, "write FIELD=value")).default([]),
-      /** Journal files in this directory instead of the system journal (`journalctl -D`). */
-      directory: z.string().min(1).optional(),
+const source = z.union(
+  [
+    z.strictObject({
+      /** A log file to follow across rotation. */
+      file: z.string().min(1),
+      /** On the very first run: skip what is already in the file (end) or read it (start). */
+      from: z.enum(["end", "start"]).default("end"),
     }),
-  }),
-  z.strictObject({ stdin: z.literal(true) }),
-  z.strictObject({
-    /** Asterisk's manager interface: security events as they happen. */
-    ami: z.strictObject({
-      host: z.string().min(1).default("127.0.0.1"),
-      port: z.number().int().min(1).max(65535).default(5038),
-      username: z.string().regex(/^[^\r\n]+$/, "one line, not empty"),
-      secret: z.string().regex(/^[^\r\n]+$/, "one line, not empty"),
-      tls: z
-        .union([
-          z.boolean(),
-          z.strictObject({
-            /** PEM file of the CA that signed Asterisk's certificate. */
-            ca: z.string().optional(),
-            servername: z.string().optional(),
-            rejectUnauthorized: z.boolean().default(true),
-          }),
-        ])
-        .default(false),
-      events: z
-        .array(
-          z.enum([
-            "InvalidAccountID",
-            "ChallengeResponseFailed",
-            "InvalidPassword",
-            "FailedACL",
-            "RequestNotAllowed",
-            "AuthMethodNotAllowed",
-            "InvalidTransport",
-            "UnexpectedAddress",
-            "RequestBadFormat",
-            "RequestNotSupported",
-            "SessionLimit",
-            "LoadAverageLimit",
-            "MemoryLimit",
-          ]),
-        )
-        .optional(),
+    z.strictObject({
+      /** journalctl matches, e.g. `_SYSTEMD_UNIT=asterisk.service`. */
+      journald: z.strictObject({
+        match: z.array(z.string().regex(/^[A-Z0-9_]+=/, "write FIELD=value")).default([]),
+        /** Journal files in this directory instead of the system journal (`journalctl -D`). */
+        directory: z.string().min(1).optional(),
+      }),
     }),
-  }),
-]);
+    z.strictObject({ stdin: z.literal(true) }),
+    z.strictObject({
+      /** Asterisk's manager interface: security events as they happen. */
+      ami: z.strictObject({
+        host: z.string().min(1).default("127.0.0.1"),
+        port: z.number().int().min(1).max(65535).default(5038),
+        username: z.string().regex(/^[^\r\n]+$/, "one line, not empty"),
+        secret: z.string().regex(/^[^\r\n]+$/, "one line, not empty"),
+        tls: z
+          .union([
+            z.boolean(),
+            z.strictObject({
+              /** PEM file of the CA that signed Asterisk's certificate. */
+              ca: z.string().optional(),
+              servername: z.string().optional(),
+              rejectUnauthorized: z.boolean().default(true),
+            }),
+          ])
+          .default(false),
+        events: z
+          .array(
+            z.enum([
+              "InvalidAccountID",
+              "ChallengeResponseFailed",
+              "InvalidPassword",
+              "FailedACL",
+              "RequestNotAllowed",
+              "AuthMethodNotAllowed",
+              "InvalidTransport",
+              "UnexpectedAddress",
+              "RequestBadFormat",
+              "RequestNotSupported",
+              "SessionLimit",
+              "LoadAverageLimit",
+              "MemoryLimit",
+            ]),
+          )
+          .optional(),
+      }),
+    }),
+  ],
+  {
+    error:
+      "a source is one of {file: PATH}, {journald: {match: [...]}}, {stdin: true} or {ami: {username, secret, ...}}",
+  },
+);
 
 export const configSchema = z.strictObject({
   sources: z
