@@ -128,3 +128,34 @@ describe("dry-run", () => {
     assert.match(result.stderr, /dry-run: would ban 203\.0\.113\.9 until /);
   });
 });
+
+describe("scan --ban from cron", () => {
+  it("does not bring back a ban lifted by hand, on the same failures", async (t) => {
+    const { dir, config } = setup(t);
+    const log = join(dir, "now.log");
+    writeFileSync(log, failureLine("203.0.113.9", "100").repeat(6));
+    const run = (args: string[]) =>
+      runCommand(...sipbanCommand(config, args), {
+        env: { ...process.env, SSH_CONNECTION: "", SSH_CLIENT: "" },
+      });
+    const banned = async () =>
+      JSON.parse((await run(["bans", "--json"])).stdout).bans.map((b: { ip: string }) => b.ip);
+    const first = await run(["scan", "--ban", "--json", log]);
+    assert.deepEqual(JSON.parse(first.stdout).banned.added, ["203.0.113.9"]);
+    assert.equal((await run(["unban", "203.0.113.9"])).code, 0);
+    assert.deepEqual(await banned(), []);
+    const again = await run(["scan", "--ban", log]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^1 ban\(s\) were applied before and lifted since: not applied again\.$/m);
+    assert.deepEqual(await banned(), []);
+    // New failures, after the lifted ban would have ended, are new evidence: they ban again.
+    const d = new Date(Date.now() + 2 * 3600_000);
+    const p = (n: number) => String(n).padStart(2, "0");
+    const stamp = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    const later = failureLine("203.0.113.9", "100").replace(/^\[[^\]]*\]/, `[${stamp}]`);
+    writeFileSync(log, failureLine("203.0.113.9", "100").repeat(6) + later.repeat(6));
+    const third = await run(["scan", "--ban", "--json", log]);
+    assert.deepEqual(JSON.parse(third.stdout).banned.added, ["203.0.113.9"]);
+    assert.deepEqual(await banned(), ["203.0.113.9"]);
+  });
+});

@@ -6,7 +6,7 @@ import type { BanRecord, StateStore } from "../store/state.js";
 /** Why a ban was not applied. */
 export interface Skipped {
   ip: string;
-  why: "allowlisted" | "already banned" | "already over" | "protected";
+  why: "allowlisted" | "already banned" | "already over" | "protected" | "lifted before";
 }
 
 /**
@@ -35,6 +35,10 @@ export class BanManager {
       else if (ban.until !== 0 && ban.until <= now) skipped.push({ ip: ban.ip, why: "already over" });
       else if (seen.has(ban.ip) || this.store.activeBan(ban.ip, now))
         skipped.push({ ip: ban.ip, why: "already banned" });
+      // The policy decided this ban on these failures before, and it was lifted since (by hand,
+      // or by time): a cron `scan --ban` over the same log must not bring it back.
+      else if (ban.origin === "policy" && this.store.wasRecorded(ban.ip, ban.since, ban.origin))
+        skipped.push({ ip: ban.ip, why: "lifted before" });
       else {
         added.push(ban);
         seen.add(ban.ip);

@@ -114,6 +114,8 @@ function renderApplied(applied: Awaited<ReturnType<typeof applyDecisions>>): str
   if (count("already banned")) lines.push(`${count("already banned")} already banned: left as they are.`);
   if (count("already over"))
     lines.push(`${count("already over")} ban(s) would already have ended by now: not applied.`);
+  if (count("lifted before"))
+    lines.push(`${count("lifted before")} ban(s) were applied before and lifted since: not applied again.`);
   if (count("allowlisted") + count("protected"))
     lines.push(`${count("allowlisted") + count("protected")} allowlisted or protected: never banned.`);
   return lines.join("\n");

@@ -76,6 +76,7 @@ export class StateStore {
       removeExpired: this.db.prepare("DELETE FROM bans WHERE until != 0 AND until <= ?"),
       nextExpiry: this.db.prepare("SELECT min(until) AS until FROM bans WHERE until != 0"),
       offences: this.db.prepare("SELECT count(*) AS n FROM history WHERE ip = ?"),
+      recorded: this.db.prepare("SELECT 1 FROM history WHERE ip = ? AND since = ? AND origin = ? LIMIT 1"),
       getPosition: this.db.prepare("SELECT value FROM positions WHERE source = ?"),
       setPosition: this.db.prepare("INSERT OR REPLACE INTO positions (source, value) VALUES (?, ?)"),
     };
@@ -113,6 +114,11 @@ export class StateStore {
         this.stmts.history.run(row);
       }
     })();
+  }
+
+  /** True when a ban of `ip` that started at `since`, from `origin`, was recorded before (active or not). */
+  wasRecorded(ip: string, since: number, origin: string): boolean {
+    return this.stmts.recorded.get(ip, since, origin) !== undefined;
   }
 
   /** Ends a ban early; history stays (escalation remembers it). Returns whether one existed. */
