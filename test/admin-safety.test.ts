@@ -7,6 +7,7 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
+import Database from "better-sqlite3";
 import { type CommandResult, runCommand, sipbanCommand } from "./helpers/command.js";
 import { cliFor, killAndWait, spawnWatch, writeTestConfig } from "./helpers/daemon-config.js";
 import { failureLine } from "./helpers/log-lines.js";
@@ -63,9 +64,10 @@ describe("the daemon's control socket", () => {
   });
 
   it("lets one daemon run on a socket: a second refuses, and the first keeps answering", async (t) => {
-    const { config } = setup(t);
+    // Registered before the directory's removal (after hooks run in order): the daemon goes first.
     let first: ChildProcess | undefined;
     t.after(() => (first ? killAndWait(first) : undefined));
+    const { config } = setup(t);
     let output = "";
     first = spawnWatch(config, (text) => (output += text));
     const sipban = cliFor(config);
@@ -101,6 +103,24 @@ describe("durations", () => {
     assert.equal(year.code, 0, year.stderr);
   });
 
+  it("reads a ban an older version recorded past any date as lasting the longest duration", async (t) => {
+    const { dir, config } = setup(t);
+    const run = (args: string[]) =>
+      runCommand(...sipbanCommand(config, args), {
+        env: { ...process.env, SSH_CONNECTION: "", SSH_CLIENT: "" },
+      });
+    assert.equal((await run(["ban", "203.0.113.67", "--for", "1h"])).code, 0);
+    const db = new Database(join(dir, "state.db"));
+    db.prepare("UPDATE bans SET until = ? WHERE ip = ?").run(6.048e19, "203.0.113.67");
+    db.close();
+    const bans = await run(["bans", "--json"]);
+    assert.equal(bans.code, 0, bans.stderr);
+    const [ban] = JSON.parse(bans.stdout).bans;
+    assert.equal(Date.parse(ban.until) - Date.parse(ban.since), 100 * 365 * 86_400_000);
+    const setup_ = await run(["firewall", "setup"]);
+    assert.equal(setup_.code, 0, setup_.stderr);
+  });
+
   it("refuses such a duration in the configuration, naming its line", async (t) => {
     const dir = tempDir(t, "sipban-safety-");
     const config = join(dir, "sipban.yaml");
@@ -130,10 +150,18 @@ describe("dry-run", () => {
 });
 
 describe("scan --ban from cron", () => {
-  it("does not bring back a ban lifted by hand, on the same failures", async (t) => {
+  it("does not bring back a ban lifted by hand, on the same failures, but bans on new ones", async (t) => {
     const { dir, config } = setup(t);
     const log = join(dir, "now.log");
-    writeFileSync(log, failureLine("203.0.113.9", "100").repeat(6));
+    const stamped = (ms: number) => {
+      const d = new Date(ms);
+      const p = (n: number) => String(n).padStart(2, "0");
+      const stamp = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+      return failureLine("203.0.113.9", "100").replace(/^\[[^\]]*\]/, `[${stamp}]`);
+    };
+    const start = Date.now();
+    const old = stamped(start).repeat(6);
+    writeFileSync(log, old);
     const run = (args: string[]) =>
       runCommand(...sipbanCommand(config, args), {
         env: { ...process.env, SSH_CONNECTION: "", SSH_CLIENT: "" },
@@ -143,18 +171,16 @@ describe("scan --ban from cron", () => {
     const first = await run(["scan", "--ban", "--json", log]);
     assert.deepEqual(JSON.parse(first.stdout).banned.added, ["203.0.113.9"]);
     assert.equal((await run(["unban", "203.0.113.9"])).code, 0);
-    assert.deepEqual(await banned(), []);
     const again = await run(["scan", "--ban", log]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /^1 ban\(s\) were applied before and lifted since: not applied again\.$/m);
     assert.deepEqual(await banned(), []);
-    // New failures, after the lifted ban would have ended, are new evidence: they ban again.
-    const d = new Date(Date.now() + 2 * 3600_000);
-    const p = (n: number) => String(n).padStart(2, "0");
-    const stamp = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-    const later = failureLine("203.0.113.9", "100").replace(/^\[[^\]]*\]/, `[${stamp}]`);
-    writeFileSync(log, failureLine("203.0.113.9", "100").repeat(6) + later.repeat(6));
+    // New failures after the lifted ban would have ended (1h) are new evidence, decided as a
+    // second ban would be on the first run: the earlier run's record of the first ban must not
+    // make the replay believe the first ban lasted longer (escalated).
+    writeFileSync(log, old + stamped(start + 61 * 60_000).repeat(6));
     const third = await run(["scan", "--ban", "--json", log]);
+    assert.equal(third.code, 0, third.stderr);
     assert.deepEqual(JSON.parse(third.stdout).banned.added, ["203.0.113.9"]);
     assert.deepEqual(await banned(), ["203.0.113.9"]);
   });

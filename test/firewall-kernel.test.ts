@@ -168,6 +168,22 @@ describe("firewall backends in network namespaces", { concurrency: true }, () =>
           assert.ok(await lab.pbx.received("OPTIONS 2"));
         });
 
+        test(`an IPv${family} ban of weeks is held, with others in its batch`, async (t) => {
+          const s = await start(t, kind);
+          if (!s) return;
+          const { lab, fw } = s;
+          const other = family === 4 ? "192.0.2.98" : "2001:db8:5060::98";
+          // The honeypot's ban (maxbantime, a week by default) and more: nft refused any timeout
+          // over 27.8 hours written in ms, and with it the whole batch.
+          await fw.add([
+            { ip: ip(lab.attacker, family), until: Date.now() + 8 * 86_400_000 },
+            { ip: other, until: Date.now() + 400 * 86_400_000 },
+          ]);
+          await assertDropped(lab, lab.attacker, family);
+          const listed = (await fw.list()).map((b) => b.ip).sort();
+          assert.deepEqual(listed, [ip(lab.attacker, family), other].sort());
+        });
+
         test(`remove lets an IPv${family} address through again`, async (t) => {
           const s = await start(t, kind);
           if (!s) return;

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { configSchema } from "../src/config/schema.js";
 import { createBackend, type FirewallConfig } from "../src/firewall/backend.js";
 import { commandRunner } from "../src/firewall/command.js";
+import { nftDuration } from "../src/firewall/nftables.js";
 import { parsePorts } from "../src/firewall/ports.js";
 import { reconcile } from "../src/firewall/reconcile.js";
 import { hookLines, RawTable } from "../src/firewall/xtables.js";
@@ -201,5 +202,23 @@ describe("iptables jumps", () => {
         .map((p) => p.from)
         .join(",")} -j sipban`,
     ]);
+  });
+});
+
+describe("nftables timeouts", () => {
+  test("are written in units nft takes (none of 10^8 or more)", () => {
+    assert.equal(nftDuration(1), "1ms");
+    assert.equal(nftDuration(90_000), "1m30s");
+    assert.equal(nftDuration(3_600_000), "1h");
+    assert.equal(nftDuration(7 * 86_400_000), "7d");
+    assert.equal(nftDuration(100_000_000), "1d3h46m40s");
+    assert.equal(nftDuration(36_500 * 86_400_000 + 1), "36500d1ms");
+    for (const ms of [1, 999, 1000, 59_999, 86_399_999, 86_400_001, 123_456_789_012]) {
+      const match = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(nftDuration(ms));
+      assert.ok(match, nftDuration(ms));
+      const [d = 0, h = 0, m = 0, s = 0, rest = 0] = match.slice(1).map((x) => Number(x ?? 0));
+      assert.equal(((d * 24 + h) * 60 + m) * 60_000 + s * 1000 + rest, ms);
+      for (const n of [d, h, m, s, rest]) assert.ok(n < 1e8);
+    }
   });
 });

@@ -23,6 +23,10 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   process.exitCode = 1;
 });
 
+// Nor is a reader of the errors going away (`sipban scan --ban 2>&1 | head`): nothing is left to
+// tell, and the work goes on.
+process.stderr.on("error", () => {});
+
 const program = new Command("sipban")
   .description("Detect and block SIP brute-force and scanning attacks on Asterisk, FreeSWITCH and Kamailio")
   .version(pkg.version)

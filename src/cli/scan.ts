@@ -62,7 +62,7 @@ export function registerScan(program: Command): void {
       try {
         const result = await scanFiles(paths, config, {
           observe,
-          history: ctx && ((ip) => ctx.store.offences(ip)),
+          history: ctx && ((ip, before) => ctx.store.offences(ip, before)),
           decisions: ctx !== undefined,
         });
         const applied = ctx ? await applyDecisions(ctx, result) : undefined;
@@ -158,7 +158,7 @@ function renderTable(result: ScanResult, policy: PolicyView): string {
   if (s.oversized) notes.push(`${s.oversized} oversized line(s) skipped`);
   if (s.undated)
     notes.push(
-      `${s.undated} line(s) with a date sipban cannot read, counted as written when the file last changed`,
+      `${s.undated} line(s) without a date sipban can read (Kamailio's stderr has none), counted at the last dated line or the file's last change`,
     );
   const noteLines = notes.length ? ["", ...notes.map((n) => `Note: ${n}.`)] : [];
   // The notes matter most when nothing was found: they say what was seen but not counted.

@@ -101,7 +101,9 @@ function socketInode(path: string): number | null {
     const info = lstatSync(path);
     return info.isSocket() ? info.ino : -1;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return null;
+    if (code === "EACCES") throw new Error(`${path}: permission denied (the control socket is root only)`);
     throw err;
   }
 }

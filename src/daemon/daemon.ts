@@ -167,7 +167,9 @@ export class Daemon {
   }
 
   private newPolicy(): BanPolicy {
-    const policy = new BanPolicy(policyConfig(this.config), this.allowlist, (ip) => this.store.offences(ip));
+    const policy = new BanPolicy(policyConfig(this.config), this.allowlist, (ip, before) =>
+      this.store.offences(ip, before),
+    );
     const now = Date.now();
     for (const ban of this.store.activeBanEnds(now))
       policy.rememberBan(ban.ip, ban.until === 0 ? Number.MAX_SAFE_INTEGER : ban.until);

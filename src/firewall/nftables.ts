@@ -137,7 +137,7 @@ export class NftablesBackend implements FirewallBackend {
       if (list.length === 0) continue;
       const elements = list.map((entry) => {
         const ms = remainingMs(entry, now);
-        return ms === null ? entry.ip : `${entry.ip} timeout ${ms}ms`;
+        return ms === null ? entry.ip : `${entry.ip} timeout ${nftDuration(ms)}`;
       });
       lines.push(`${verb} element ${this.table} ${set} { ${elements.join(", ")} }`);
     }
@@ -177,6 +177,27 @@ interface NftTable {
   elements: ByFamily<BanEntry>;
   hooked: boolean;
   rules: number;
+}
+
+/**
+ * A timeout as nft reads it, in days, hours, minutes, seconds and ms: nft refuses a number of
+ * 10^8 or more in any one unit (`100000000ms`, 27.8 hours, is "value too large").
+ */
+export function nftDuration(ms: number): string {
+  const units: Array<[string, number]> = [
+    ["d", 86_400_000],
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1000],
+  ];
+  let rest = Math.round(ms);
+  let text = "";
+  for (const [unit, size] of units) {
+    const n = Math.floor(rest / size);
+    if (n > 0) text += `${n}${unit}`;
+    rest -= n * size;
+  }
+  return rest > 0 || text === "" ? `${text}${rest}ms` : text;
 }
 
 /** One element of `nft -j` output: a bare value, or an object with its timeout (seconds). */

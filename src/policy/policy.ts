@@ -109,8 +109,12 @@ export class BanPolicy {
   constructor(
     private readonly config: PolicyConfig,
     private readonly allowlist: Allowlist,
-    /** Bans an address had before this policy started (from the store), for escalation. */
-    private readonly history: (ip: string) => number = () => 0,
+    /**
+     * Bans an address had before this policy started (from the store), for escalation: those
+     * that started before `before` (a replayed log must not count the ban its own failures made
+     * on an earlier run).
+     */
+    private readonly history: (ip: string, before: number) => number = () => 0,
   ) {}
 
   /**
@@ -187,7 +191,7 @@ export class BanPolicy {
   }
 
   private decide(event: FailureEvent, c: Counter, now: number): Decision {
-    const previous = this.offences.get(event.ip) ?? this.history(event.ip);
+    const previous = this.offences.get(event.ip) ?? this.history(event.ip, now);
     const duration = event.instant
       ? this.config.maxbantimeMs
       : Math.min(this.config.bantimeMs * this.config.factor ** previous, this.config.maxbantimeMs);

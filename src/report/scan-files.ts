@@ -21,7 +21,7 @@ export interface ScanOptions {
   /** Called for every line looked at, with what became of it (`scan --explain`). */
   observe?: (line: string, outcome: LineOutcome) => void;
   /** Bans each address had before (from the store), for escalation. */
-  history?: (ip: string) => number;
+  history?: (ip: string, before: number) => number;
   /**
    * Return the ban decisions, with their evidence (`scan --ban`). Without it only the report
    * says who would be banned and when, and what each failure said is not kept.

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import type Database from "better-sqlite3";
+import { MAX_DURATION_MS } from "../policy/policy.js";
 import { ensureDirectory } from "../util/ensure-directory.js";
 
 /** One ban as sipban remembers it. Times are epoch milliseconds; `until` 0 means no end. */
@@ -63,7 +64,7 @@ export class StateStore {
     this.stmts = {
       get: this.db.prepare("SELECT * FROM bans WHERE ip = ?"),
       active: this.db.prepare("SELECT * FROM bans WHERE until = 0 OR until > ? ORDER BY since"),
-      activeEnds: this.db.prepare("SELECT ip, until FROM bans WHERE until = 0 OR until > ?"),
+      activeEnds: this.db.prepare("SELECT ip, since, until FROM bans WHERE until = 0 OR until > ?"),
       activeCount: this.db.prepare("SELECT count(*) AS n FROM bans WHERE until = 0 OR until > ?"),
       upsert: this.db.prepare(
         "INSERT OR REPLACE INTO bans (ip, since, until, reason, origin, evidence) VALUES (@ip, @since, @until, @reason, @origin, @evidence)",
@@ -75,7 +76,7 @@ export class StateStore {
       expired: this.db.prepare("SELECT ip FROM bans WHERE until != 0 AND until <= ?"),
       removeExpired: this.db.prepare("DELETE FROM bans WHERE until != 0 AND until <= ?"),
       nextExpiry: this.db.prepare("SELECT min(until) AS until FROM bans WHERE until != 0"),
-      offences: this.db.prepare("SELECT count(*) AS n FROM history WHERE ip = ?"),
+      offences: this.db.prepare("SELECT count(*) AS n FROM history WHERE ip = ? AND since < ?"),
       recorded: this.db.prepare("SELECT 1 FROM history WHERE ip = ? AND since = ? AND origin = ? LIMIT 1"),
       getPosition: this.db.prepare("SELECT value FROM positions WHERE source = ?"),
       setPosition: this.db.prepare("INSERT OR REPLACE INTO positions (source, value) VALUES (?, ?)"),
@@ -98,7 +99,8 @@ export class StateStore {
    * ban's evidence, which the periodic reconcile of 100k bans would otherwise parse every time.
    */
   activeBanEnds(now: number): Array<{ ip: string; until: number }> {
-    return this.stmts.activeEnds.all(now) as Array<{ ip: string; until: number }>;
+    const rows = this.stmts.activeEnds.all(now) as Array<{ ip: string; since: number; until: number }>;
+    return rows.map((r) => ({ ip: r.ip, until: saneEnd(r.since, r.until) }));
   }
 
   countActiveBans(now: number): number {
@@ -140,9 +142,9 @@ export class StateStore {
     return (this.stmts.nextExpiry.get() as { until: number | null }).until;
   }
 
-  /** How many bans `ip` has had, ever. */
-  offences(ip: string): number {
-    return (this.stmts.offences.get(ip) as { n: number }).n;
+  /** How many bans `ip` has had that started before `before` (by default: ever). */
+  offences(ip: string, before = Number.MAX_SAFE_INTEGER): number {
+    return (this.stmts.offences.get(ip, before) as { n: number }).n;
   }
 
   position(source: string): string | undefined {
@@ -171,11 +173,19 @@ function fromRow(row: Row): BanRecord {
   return {
     ip: row.ip,
     since: row.since,
-    until: row.until,
+    until: saneEnd(row.since, row.until),
     reason: row.reason,
     origin: row.origin,
     evidence: row.evidence === null ? undefined : JSON.parse(row.evidence),
   };
+}
+
+/**
+ * A recorded ban's end, at most the longest duration after its start: an older version recorded
+ * any length, and an end past what a date can hold broke every command that shows or applies it.
+ */
+function saneEnd(since: number, until: number): number {
+  return until === 0 ? 0 : Math.min(until, since + MAX_DURATION_MS);
 }
 
 // The native SQLite driver is loaded on first use: `scan` without --ban never opens a store.
