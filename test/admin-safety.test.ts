@@ -30,6 +30,14 @@ function setup(t: TestContext, socket?: string): { dir: string; config: string }
   return { dir, config };
 }
 
+/** Runs sipban with `config` outside an SSH session (the CLI guards the admin's own address). */
+function cli(config: string): (args: string[]) => Promise<CommandResult> {
+  return (args) =>
+    runCommand(...sipbanCommand(config, args), {
+      env: { ...process.env, SSH_CONNECTION: "", SSH_CLIENT: "" },
+    });
+}
+
 /** `sipban watch` run to its end (or killed after 10 s: a refusal must come long before). */
 function watchOnce(config: string): Promise<CommandResult> {
   return runCommand(...sipbanCommand(config, ["watch"]), { timeout: 10_000 });
@@ -86,10 +94,7 @@ describe("the daemon's control socket", () => {
 describe("durations", () => {
   it("refuses a ban longer than any date can end, and records nothing", async (t) => {
     const { config } = setup(t);
-    const run = (args: string[]) =>
-      runCommand(...sipbanCommand(config, args), {
-        env: { ...process.env, SSH_CONNECTION: "", SSH_CLIENT: "" },
-      });
+    const run = cli(config);
     const huge = await run(["ban", "203.0.113.67", "--for", "99999999999w"]);
     assert.equal(huge.code, 2);
     assert.equal(huge.stderr, 'sipban: --for: "99999999999w" is longer than 100 years\n');
@@ -105,10 +110,7 @@ describe("durations", () => {
 
   it("reads a ban an older version recorded past any date as lasting the longest duration", async (t) => {
     const { dir, config } = setup(t);
-    const run = (args: string[]) =>
-      runCommand(...sipbanCommand(config, args), {
-        env: { ...process.env, SSH_CONNECTION: "", SSH_CLIENT: "" },
-      });
+    const run = cli(config);
     assert.equal((await run(["ban", "203.0.113.67", "--for", "1h"])).code, 0);
     const db = new Database(join(dir, "state.db"));
     db.prepare("UPDATE bans SET until = ? WHERE ip = ?").run(6.048e19, "203.0.113.67");
@@ -139,9 +141,7 @@ describe("dry-run", () => {
     const { dir, config } = setup(t);
     const log = join(dir, "now.log");
     writeFileSync(log, failureLine("203.0.113.9", "100").repeat(6));
-    const result = await runCommand(...sipbanCommand(config, ["scan", "--ban", "--json", log]), {
-      env: { ...process.env, SSH_CONNECTION: "", SSH_CLIENT: "" },
-    });
+    const result = await cli(config)(["scan", "--ban", "--json", log]);
     assert.equal(result.code, 0, result.stderr);
     const report = JSON.parse(result.stdout);
     assert.deepEqual(report.banned.added, ["203.0.113.9"]);
@@ -153,19 +153,10 @@ describe("scan --ban from cron", () => {
   it("does not bring back a ban lifted by hand, on the same failures, but bans on new ones", async (t) => {
     const { dir, config } = setup(t);
     const log = join(dir, "now.log");
-    const stamped = (ms: number) => {
-      const d = new Date(ms);
-      const p = (n: number) => String(n).padStart(2, "0");
-      const stamp = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-      return failureLine("203.0.113.9", "100").replace(/^\[[^\]]*\]/, `[${stamp}]`);
-    };
     const start = Date.now();
-    const old = stamped(start).repeat(6);
+    const old = failureLine("203.0.113.9", "100", start).repeat(6);
     writeFileSync(log, old);
-    const run = (args: string[]) =>
-      runCommand(...sipbanCommand(config, args), {
-        env: { ...process.env, SSH_CONNECTION: "", SSH_CLIENT: "" },
-      });
+    const run = cli(config);
     const banned = async () =>
       JSON.parse((await run(["bans", "--json"])).stdout).bans.map((b: { ip: string }) => b.ip);
     const first = await run(["scan", "--ban", "--json", log]);
@@ -178,7 +169,7 @@ describe("scan --ban from cron", () => {
     // New failures after the lifted ban would have ended (1h) are new evidence, decided as a
     // second ban would be on the first run: the earlier run's record of the first ban must not
     // make the replay believe the first ban lasted longer (escalated).
-    writeFileSync(log, old + stamped(start + 61 * 60_000).repeat(6));
+    writeFileSync(log, old + failureLine("203.0.113.9", "100", start + 61 * 60_000).repeat(6));
     const third = await run(["scan", "--ban", "--json", log]);
     assert.equal(third.code, 0, third.stderr);
     assert.deepEqual(JSON.parse(third.stdout).banned.added, ["203.0.113.9"]);

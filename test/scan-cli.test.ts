@@ -12,6 +12,7 @@ import {
 } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
 import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { DEFAULT_PARAMS, generate } from "../bench/generate-log.js";
@@ -25,6 +26,26 @@ const sample = join(root, "examples", "asterisk-messages.log");
 /** `sipban scan` through the package's launcher, bin/sipban. */
 function scan(args: string[], input?: string): Promise<CommandResult> {
   return runCommand(sipban, ["scan", ...args], { env: { ...process.env, SSH_CONNECTION: "" }, input });
+}
+
+/**
+ * `sipban scan` with its standard output going to `stdout` (a file descriptor, or a pipe handed
+ * to `reading`); resolves with its exit code and what it wrote on standard error.
+ */
+function scanInto(
+  args: string[],
+  stdout: "pipe" | number,
+  reading?: (stdout: Readable) => void,
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(sipban, ["scan", ...args], { stdio: ["ignore", stdout, "pipe"] });
+    if (child.stdout) reading?.(child.stdout);
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    child.on("close", (code) => resolve({ code, stderr }));
+  });
 }
 
 describe("sipban scan", () => {
@@ -126,20 +147,14 @@ describe("sipban scan", () => {
       assert.equal(whole.code, 0);
       // Twice what a pipe holds (64 KiB): the writes after the reader has gone must fail.
       assert.ok(whole.stdout.length > 128 * 1024, `${whole.stdout.length} bytes`);
-      const cut = await new Promise<{ code: number | null; read: number; stderr: string }>((resolve) => {
-        const child = spawn(sipban, ["scan", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-        let read = 0;
-        let stderr = "";
-        child.stdout.once("data", (chunk: Buffer) => {
+      let read = 0;
+      const cut = await scanInto(args, "pipe", (stdout) =>
+        stdout.once("data", (chunk: Buffer) => {
           read = chunk.length;
-          child.stdout.destroy();
-        });
-        child.stderr.on("data", (chunk: Buffer) => {
-          stderr += chunk;
-        });
-        child.on("close", (code) => resolve({ code, read, stderr }));
-      });
-      assert.ok(cut.read > 0 && cut.read < whole.stdout.length, `read ${cut.read} bytes`);
+          stdout.destroy();
+        }),
+      );
+      assert.ok(read > 0 && read < whole.stdout.length, `read ${read} bytes`);
       assert.equal(cut.stderr, "", `args ${args.join(" ")}`);
       assert.equal(cut.code, 0);
     }
@@ -150,14 +165,7 @@ describe("sipban scan", () => {
   }, async () => {
     const full = openSync("/dev/full", "w");
     try {
-      const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn(sipban, ["scan", "--json", sample], { stdio: ["ignore", full, "pipe"] });
-        let stderr = "";
-        child.stderr?.on("data", (chunk: Buffer) => {
-          stderr += chunk;
-        });
-        child.on("close", (code) => resolve({ code, stderr }));
-      });
+      const result = await scanInto(["--json", sample], full);
       assert.equal(result.code, 1);
       assert.match(result.stderr, /^sipban: cannot write the output: ENOSPC[^\n]*\n$/);
     } finally {

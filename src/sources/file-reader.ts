@@ -82,8 +82,8 @@ interface ReadState {
 // Hands the whole lines in buf[0, filled) to the scanner and moves the partial rest to the front.
 function scanWhole(buf: Buffer, filled: number, scanner: LineScanner, state: ReadState): number {
   if (state.skipping) {
-    const end = buf.indexOf(0x0a);
-    if (end === -1 || end >= filled) {
+    const end = buf.subarray(0, filled).indexOf(0x0a);
+    if (end === -1) {
       scanner.skip(filled);
       return 0;
     }
