@@ -7,22 +7,17 @@ import { DEFAULT_PARAMS, generate } from "../bench/generate-log.js";
 import { defaultConfig } from "../src/config/defaults.js";
 import type { FailureEvent } from "../src/detect/event.js";
 import { FailureLog } from "../src/report/failure-log.js";
-import { OffenderReport } from "../src/report/offenders.js";
 import { scanFiles } from "../src/report/scan-files.js";
 import { failure } from "./helpers/events.js";
 
-/** Adds the failures to a report and a log, then replays them; returns what each visit saw. */
+/** Adds the failures to a log, then replays them; returns what each visit saw. */
 function replay(events: FailureEvent[], details: boolean) {
-  const report = new OffenderReport();
   const log = new FailureLog({ details });
-  for (const e of events) log.add(e, report.add(e));
+  for (const e of events) log.add(e);
   const seen: FailureEvent[] = [];
-  log.forEachByAddress(
-    (i) => report.ipOf(i),
-    (e) => {
-      seen.push({ ...e });
-    },
-  );
+  log.forEachByAddress((e) => {
+    seen.push({ ...e });
+  });
   return seen;
 }
 
@@ -87,7 +82,6 @@ describe("failure log", () => {
   });
 
   it("gives each address's failures in time order, amounts as weight times attempts (Infinity: instant)", () => {
-    const report = new OffenderReport();
     const log = new FailureLog();
     for (const e of [
       failure("192.0.2.1", 3000, { weight: 2, attempts: 3 }),
@@ -95,14 +89,14 @@ describe("failure log", () => {
       failure("192.0.2.1", 1000),
       failure("192.0.2.1", 2000, { weight: 0.5 }),
     ])
-      log.add(e, report.add(e));
+      log.add(e);
     const seen: string[] = [];
     log.forEachAddress((offender, f) => {
       const rows = Array.from(
         f.order.subarray(f.from, f.to),
         (i) => `${f.marks[2 * i]}:${f.marks[2 * i + 1]}`,
       );
-      seen.push(`${report.ipOf(offender)} ${rows.join(" ")}`);
+      seen.push(`${log.ipOf(offender)} ${rows.join(" ")}`);
     });
     assert.deepEqual(seen, ["192.0.2.1 1000:1 2000:0.5 3000:6", "192.0.2.2 1000:Infinity"]);
   });

@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { DEFAULT_PARAMS, generate } from "../bench/generate-log.js";
 import { defaultConfig } from "../src/config/defaults.js";
-import { Detector, type DetectorStats } from "../src/detect/detector.js";
+import { Detector, type DetectorStats, ReadAgain } from "../src/detect/detector.js";
 import type { FailureEvent } from "../src/detect/event.js";
 import type { Rule } from "../src/detect/rule.js";
 import { builtinRules } from "../src/detect/rules/index.js";
 import { buildRules } from "../src/detect/ruleset.js";
+import { FailureLog } from "../src/report/failure-log.js";
 import { scanFiles } from "../src/report/scan-files.js";
 import { LineScanner } from "../src/sources/line-scanner.js";
 import { WasmLineSearch } from "../src/sources/line-search.js";
@@ -55,6 +57,53 @@ function detect(text: string, parsedLines: boolean, rules: readonly Rule[] = bui
   return { events, stats: detector.stats, parsed };
 }
 
+interface Counted {
+  /** The failures a log counted, in order, as text. */
+  failures: string[];
+  stats: DetectorStats;
+  /** The detector asked for the input again (see ReadAgain); the answers are the second reading's. */
+  readAgain: boolean;
+}
+
+/**
+ * The failures counted into a FailureLog, as scan counts them: with `numbers`, the parser's
+ * lines go in as numbers (and the text is read again when the detector asks), else every
+ * failure comes as an event, none through the parser.
+ */
+function count(text: string, numbers: boolean, rules: readonly Rule[] = builtinRules): Counted {
+  const read = (asNumbers: boolean) => {
+    const log = new FailureLog();
+    const detector = new Detector(
+      {
+        rules,
+        referenceTime: REFERENCE,
+        parsedLines: asNumbers,
+        parsedFailures: asNumbers ? log : undefined,
+      },
+      (e) => log.add(e),
+    );
+    const scanner = new LineScanner(detector.literals(), detector);
+    const buf = Buffer.from(text.endsWith("\n") ? text : `${text}\n`, "utf8");
+    scanner.scan(buf, buf.length);
+    detector.flush();
+    const failures: string[] = [];
+    log.forEachCounted((offender, time, attempts, reason, service, user) => {
+      const who = user === -1 ? "-" : JSON.stringify(log.users.text(user));
+      failures.push(
+        `${log.ipOf(offender)} ${time} ${attempts} ${log.services.text(service)} ${JSON.stringify(log.reasons.text(reason))} ${who}`,
+      );
+    });
+    return { failures, stats: { ...detector.stats }, readAgain: false };
+  };
+  if (!numbers) return read(false);
+  try {
+    return read(true);
+  } catch (err) {
+    if (!(err instanceof ReadAgain)) throw err;
+    return { ...read(false), readAgain: true };
+  }
+}
+
 /** The same answers with and without the parser; returns how many lines the parser gave. */
 function assertSame(text: string, rules?: readonly Rule[]): number {
   const withParser = detect(text, true, rules);
@@ -62,6 +111,11 @@ function assertSame(text: string, rules?: readonly Rule[]): number {
   assert.equal(without.parsed, 0);
   assert.deepEqual(withParser.events, without.events, `events for:\n${text}`);
   assert.deepEqual(withParser.stats, without.stats, `counts for:\n${text}`);
+  // And the same failures counted when the parser's lines go in as numbers.
+  const asNumbers = count(text, true, rules);
+  const asEvents = count(text, false, rules);
+  assert.deepEqual(asNumbers.failures, asEvents.failures, `failures counted for:\n${text}`);
+  assert.deepEqual(asNumbers.stats, asEvents.stats, `counts (as numbers) for:\n${text}`);
   return withParser.parsed;
 }
 
@@ -282,6 +336,77 @@ describe("WebAssembly line parser", { skip: wasmReason }, () => {
     ].join("\n");
     assertSame(text, withoutCalls);
     assert.equal(detect(text, true, withoutCalls).stats.injections, 1);
+  });
+
+  it("drops lines given as numbers that a split record's remainder follows, as it drops the rules' lines", () => {
+    const text = [
+      `${PREFIX}Registration from '<sip:a@b>' failed for '198.51.100.7:5060' - Wrong password`,
+      `${PREFIX}Registration from '<sip:a@b>' failed for '192.0.2.66' - Wrong password`,
+      '[Mar  5 10:00:01] SECURITY[1] res_security_log.c: SecurityEvent="InvalidPassword",EventTV="2024-03-05T10:00:01.000+0000",Severity="Error",Service="SIP",EventVersion="2",AccountID="x',
+      `${PREFIX}Registration from '<sip:a@b>' failed for '192.0.2.67' - Wrong password`,
+      '",SessionID="0x1",LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV4/UDP/198.51.100.99/5060",Challenge="1",ReceivedChallenge="1",ReceivedHash="1"',
+      // Past the window: counted.
+      ...Array.from(
+        { length: 12 },
+        (_, k) => `${PREFIX}Registration from '<sip:u${k}@b>' failed for '198.51.100.8' - Wrong password`,
+      ),
+    ].join("\n");
+    assertSame(text);
+    const counted = count(text, true);
+    assert.equal(counted.readAgain, false);
+    // The lines within 1 KiB before the remainder, the record's start, the line inside it and
+    // the remainder itself are dropped; its author is reported.
+    assert.equal(counted.stats.distrusted, 5);
+    assert.equal(counted.stats.injections, 1);
+    const addresses = new Set(counted.failures.map((f) => f.split(" ")[0]));
+    assert.deepEqual([...addresses].sort(), ["198.51.100.8", "198.51.100.99"]);
+  });
+
+  it("reads the text again when a security event comes after lines given as numbers, to pair them as the rules do", () => {
+    const security = (at: string) =>
+      `[Mar  5 10:00:03] SECURITY[1] res_security_log.c: SecurityEvent="InvalidPassword",EventTV="2024-03-05T10:00:${at}.000+0000",Severity="Error",Service="SIP",EventVersion="2",AccountID="1001",SessionID="0x1",LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV4/UDP/198.51.100.44/5060",Challenge="1",ReceivedChallenge="1",ReceivedHash="1"`;
+    const notice =
+      "[Mar  5 10:00:03] NOTICE[2] chan_sip.c: Registration from '<sip:1001@192.0.2.10>' failed for '198.51.100.44:5060' - Wrong password";
+    // The NOTICE line comes first: only the events before the first security event pair it.
+    const text = [notice, security("03"), notice, security("03")].join("\n");
+    assertSame(text);
+    const asNumbers = count(text, true);
+    const asEvents = count(text, false);
+    assert.equal(asNumbers.readAgain, true);
+    assert.deepEqual(asNumbers.failures, asEvents.failures);
+    assert.equal(asNumbers.stats.duplicates, 2);
+    assert.equal(asNumbers.failures.length, 2);
+    // Without security events, nothing is read twice.
+    assert.equal(count([notice, notice].join("\n"), true).readAgain, false);
+  });
+
+  it("scans a file that must be read again to the same report, keeping what the files before it counted", async (t) => {
+    const dir = tempDir(t, "sipban-parse-");
+    const line = (ip: string, user: string) =>
+      `[Mar  5 10:00:03] NOTICE[2] chan_sip.c: Registration from '<sip:${user}@192.0.2.10>' failed for '${ip}:5060' - Wrong password`;
+    const security = `[Mar  5 10:00:03] SECURITY[1] res_security_log.c: SecurityEvent="InvalidPassword",EventTV="2024-03-05T10:00:03.000+0000",Severity="Error",Service="SIP",EventVersion="2",AccountID="1001",SessionID="0x1",LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV4/UDP/198.51.100.44/5060",Challenge="1",ReceivedChallenge="1",ReceivedHash="1"`;
+    const first = join(dir, "messages.1");
+    const second = join(dir, "messages");
+    writeFileSync(
+      first,
+      `${Array.from({ length: 20 }, (_, k) => line("198.51.100.7", `u${k}`)).join("\n")}\n`,
+    );
+    const lines = Array.from({ length: 30 }, (_, k) => line(`198.51.100.${k % 3}`, `v${k}`));
+    lines.push(line("198.51.100.44", "1001"), security, line("198.51.100.7", "w"));
+    writeFileSync(second, `${lines.join("\n")}\n`);
+    const report = async (parsedLines: boolean) => {
+      const r = await scanFiles([first, second], defaultConfig(), { parsedLines });
+      return {
+        linesRead: r.linesRead,
+        offenders: r.report.offenders(),
+        stats: r.stats,
+        failures: r.report.failures,
+      };
+    };
+    const withParser = await report(true);
+    assert.equal(withParser.stats.duplicates, 1);
+    assert.equal(withParser.failures, 20 + 30 + 2);
+    assert.deepEqual(withParser, await report(false));
   });
 
   it("scans a generated attack log to the same report", async (t) => {

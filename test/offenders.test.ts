@@ -1,15 +1,32 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { FailureEvent } from "../src/detect/event.js";
+import { FailureLog } from "../src/report/failure-log.js";
 import { OffenderReport } from "../src/report/offenders.js";
 import { failure } from "./helpers/events.js";
 
+/** Failures added to a log as the detector's events come, summed once all are in. */
+class Failures {
+  readonly log = new FailureLog();
+
+  add(e: FailureEvent): number {
+    this.log.add(e);
+    return this.log.address(e.ip);
+  }
+
+  report(): OffenderReport {
+    return new OffenderReport(this.log);
+  }
+}
+
 describe("offender report", () => {
   it("counts reasons in the order first seen, past the slots an address has for them", () => {
-    const report = new OffenderReport();
+    const failures = new Failures();
     const reasons = ["a", "b", "c", "d", "e", "f", "b", "f", "a"];
     reasons.forEach((reason, i) => {
-      report.add(failure("192.0.2.1", 1000 + i, { reason, attempts: i === 8 ? 3 : 1 }));
+      failures.add(failure("192.0.2.1", 1000 + i, { reason, attempts: i === 8 ? 3 : 1 }));
     });
+    const report = failures.report();
     const [o] = report.offenders();
     assert.deepEqual(o!.reasons, [
       ["a", 4],
@@ -24,13 +41,14 @@ describe("offender report", () => {
   });
 
   it("keeps the first ten distinct users, and each address's services in its own order", () => {
-    const report = new OffenderReport();
-    report.add(failure("192.0.2.2", 0, { service: "ami", user: "admin" }));
+    const failures = new Failures();
+    failures.add(failure("192.0.2.2", 0, { service: "ami", user: "admin" }));
     for (let i = 0; i < 30; i++) {
-      report.add(failure("192.0.2.1", i, { user: `u${i % 12}`, service: i < 20 ? "pjsip" : "sip" }));
-      report.add(failure("192.0.2.1", i, { user: undefined, service: "security" }));
+      failures.add(failure("192.0.2.1", i, { user: `u${i % 12}`, service: i < 20 ? "pjsip" : "sip" }));
+      failures.add(failure("192.0.2.1", i, { user: undefined, service: "security" }));
     }
-    report.add(failure("192.0.2.2", 1, { service: "sip", user: "u3" }));
+    failures.add(failure("192.0.2.2", 1, { service: "sip", user: "u3" }));
+    const report = failures.report();
     const byIp = new Map(report.offenders().map((o) => [o.ip, o]));
     assert.deepEqual(byIp.get("192.0.2.1")!.users, [
       "u0",
@@ -50,11 +68,12 @@ describe("offender report", () => {
   });
 
   it("takes the first and last time whatever order the failures come in, and the first ban marked", () => {
-    const report = new OffenderReport();
-    const i = report.add(failure("2001:db8::1", 5000));
-    report.add(failure("2001:db8::1", 2000));
-    report.add(failure("2001:db8::1", 9000));
-    report.add(failure("2001:db8::1", 7000));
+    const failures = new Failures();
+    const i = failures.add(failure("2001:db8::1", 5000));
+    failures.add(failure("2001:db8::1", 2000));
+    failures.add(failure("2001:db8::1", 9000));
+    failures.add(failure("2001:db8::1", 7000));
+    const report = failures.report();
     report.markBanAt(i, 7000);
     report.markBanAt(i, 9000);
     const [o] = report.offenders();
@@ -65,11 +84,12 @@ describe("offender report", () => {
   });
 
   it("holds more addresses than its first allocation, most failures first, ties by address", () => {
-    const report = new OffenderReport();
+    const failures = new Failures();
     for (let n = 0; n < 1000; n++) {
       const ip = `10.0.${n >> 8}.${n & 255}`;
-      for (let k = 0; k <= n % 3; k++) report.add(failure(ip, n, { user: `x${n}`, reason: `r${n % 5}` }));
+      for (let k = 0; k <= n % 3; k++) failures.add(failure(ip, n, { user: `x${n}`, reason: `r${n % 5}` }));
     }
+    const report = failures.report();
     const offenders = report.offenders();
     assert.equal(offenders.length, 1000);
     for (let k = 1; k < offenders.length; k++) {
@@ -100,7 +120,7 @@ describe("offender report", () => {
   });
 
   it("orders fractional counts as it orders whole ones", () => {
-    const report = new OffenderReport();
+    const failures = new Failures();
     const rows: Array<[string, number]> = [
       ["203.0.113.9", 1.5],
       ["198.51.100.2", 2],
@@ -108,7 +128,8 @@ describe("offender report", () => {
       ["192.0.2.1", 0.5],
       ["198.51.100.10", 2],
     ];
-    for (const [ip, attempts] of rows) report.add(failure(ip, 0, { attempts }));
+    for (const [ip, attempts] of rows) failures.add(failure(ip, 0, { attempts }));
+    const report = failures.report();
     assert.deepEqual(
       report.offenders().map((o) => `${o.ip} ${o.failures}`),
       ["198.51.100.10 2", "198.51.100.2 2", "2001:db8::1 1.5", "203.0.113.9 1.5", "192.0.2.1 0.5"],
@@ -150,17 +171,18 @@ describe("offender report", () => {
         t += alphabet[Math.floor(random() * alphabet.length)];
       texts.add(t);
     }
-    const report = new OffenderReport();
+    const failures = new Failures();
     const counts = new Map<string, number>();
     for (const ip of texts) {
       // The fixed texts tie on failures: their texts alone must order them.
       const n = fixed.includes(ip) ? 2 : 1 + Math.floor(random() * 3);
       counts.set(ip, n);
-      for (let k = 0; k < n; k++) report.add(failure(ip, k));
+      for (let k = 0; k < n; k++) failures.add(failure(ip, k));
     }
     const expected = [...texts].sort(
       (a, b) => counts.get(b)! - counts.get(a)! || (a < b ? -1 : a > b ? 1 : 0),
     );
+    const report = failures.report();
     assert.deepEqual(
       report.offenders().map((o) => o.ip),
       expected,

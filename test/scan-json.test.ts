@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { writeScanJson } from "../src/cli/scan-json.js";
 import { emptyStats } from "../src/detect/detector.js";
 import { formatMs } from "../src/policy/policy.js";
+import { FailureLog } from "../src/report/failure-log.js";
 import { OffenderReport } from "../src/report/offenders.js";
 import type { ScanResult } from "../src/report/scan-files.js";
 import { failure } from "./helpers/events.js";
@@ -56,7 +57,7 @@ describe("scan --json", () => {
   // The reference reads the report through offenders(), whose order test/offenders.test.ts
   // holds to a plain comparison of texts; here the text written from it is checked.
   it("writes what JSON.stringify wrote for an empty report", () => {
-    const result = resultOf(new OffenderReport());
+    const result = resultOf(new OffenderReport(new FailureLog()));
     assert.equal(written(result).text, stringified(result));
     assert.deepEqual(JSON.parse(written(result).text).offenders, []);
   });
@@ -90,11 +91,11 @@ describe("scan --json", () => {
       "-1",
       "__proto__",
     ];
-    const report = new OffenderReport();
+    const log = new FailureLog();
     for (let n = 0; n < 3000; n++) {
       const ip = n % 7 === 0 ? `2001:db8::${n.toString(16)}` : `198.51.${n >> 8}.${n & 255}`;
       for (let k = 0; k <= n % 9; k++) {
-        report.add(
+        log.add(
           failure(ip, 1_709_632_800_000 + n * 1000 + k * 37, {
             user: n % 5 === 0 ? undefined : users[(n + k) % users.length],
             reason: reasons[(n + k) % reasons.length]!,
@@ -104,6 +105,7 @@ describe("scan --json", () => {
         );
       }
     }
+    const report = new OffenderReport(log);
     for (let i = 0; i < 3000; i += 3) report.markBanAt(i, 1_709_632_800_000 + i * 999);
     const result = resultOf(report);
     const { text, pieces } = written(result);
@@ -114,7 +116,7 @@ describe("scan --json", () => {
   });
 
   it("writes null for counts JSON cannot hold, as JSON.stringify does", () => {
-    const result = { ...resultOf(new OffenderReport()), linesRead: Number.POSITIVE_INFINITY };
+    const result = { ...resultOf(new OffenderReport(new FailureLog())), linesRead: Number.POSITIVE_INFINITY };
     assert.equal(written(result).text, stringified(result));
     assert.match(written(result).text, /"linesRead": null,/);
   });

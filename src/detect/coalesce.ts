@@ -27,12 +27,20 @@ export class Coalescer {
   private lastTries = new Map<string, number>();
   private pending = new Map<string, Pending>();
   /** Pairing starts with the first security event: files without them pay nothing for it. */
-  private pairing = false;
+  private pairingStarted = false;
   /**
    * The latest NOTICE-side events, to pair with the first security event when it comes: a copy
    * of what pairing reads (the events passed in may be reused objects).
    */
   private readonly recent = new RecentEvents();
+
+  /**
+   * True once a security event has come: from then on every failure is paired (and the events
+   * before it, as far as they were kept).
+   */
+  get pairing(): boolean {
+    return this.pairingStarted;
+  }
 
   /** Returns the event to count (with `attempts` filled in), or null when it was already counted. */
   accept(event: FailureEvent, runningTries?: number): FailureEvent | null {
@@ -58,12 +66,12 @@ export class Coalescer {
 
   private pairNoticeWithSecurity(event: FailureEvent): boolean {
     if (event.injection || event.instant) return false;
-    if (!this.pairing) {
+    if (!this.pairingStarted) {
       if (event.service !== "security") {
         this.recent.add(event);
         return false;
       }
-      this.pairing = true;
+      this.pairingStarted = true;
       for (const e of this.recent.drain()) this.pairNoticeWithSecurity(e);
     }
     const kind = event.service === "security" ? "security" : "notice";

@@ -2,7 +2,7 @@ import { escapeRegExp } from "../util/escape-regexp.js";
 import { Coalescer } from "./coalesce.js";
 import { blankEvent, type FailureEvent, type LogRecord } from "./event.js";
 import { KAMAILIO, LayoutParser } from "./layout.js";
-import { ParsedLines } from "./parsed-lines.js";
+import { OFFENDER, type ParsedFailureSink, ParsedLines, REASON_NUMBER, USER_NUMBER } from "./parsed-lines.js";
 import { AMBIGUOUS, DIALPLAN, INCOMPLETE, type Rule, type RuleHit } from "./rule.js";
 import { splitRemainder } from "./rules/remainders.js";
 import { type GuardSink, type Signal, SplitGuard } from "./split-guard.js";
@@ -38,6 +38,23 @@ export interface DetectorOptions {
    * event is then passed to `emit` in one reused object: copy what is kept of it.
    */
   parsedLines?: boolean;
+  /**
+   * With `parsedLines`: where the failures of parsed lines go, as numbers, without an event
+   * each (see ParsedFailureSink; AMI's lines, whose two lines for one login are paired, still
+   * come as events). Only for an input that can be read again: see ReadAgain.
+   */
+  parsedFailures?: ParsedFailureSink;
+}
+
+/**
+ * Thrown when failures were given to `parsedFailures` and the input turns out to need every
+ * failure as an event: a security event came, and the NOTICE lines before it must be paired with
+ * it (see Coalescer). Read the input again with a detector without `parsedFailures`.
+ */
+export class ReadAgain extends Error {
+  constructor() {
+    super("the input must be read again, every failure as an event");
+  }
 }
 
 export interface DetectorStats {
@@ -201,6 +218,13 @@ export class Detector {
   private readonly pool: Candidate[] = [];
   /** With parsed lines, every event is made in this one object (see DetectorOptions.parsedLines). */
   private readonly scratch: FailureEvent | null = null;
+  private readonly parsedFailures: ParsedFailureSink | null = null;
+  /** A failure was given to `parsedFailures`. */
+  private gaveParsed = false;
+  /** A parsed record's numbers (see ParsedLines.numbers). */
+  private readonly numbers = new Int32Array(3);
+  /** By rule: its weight and its service's number, for `parsedFailures`. */
+  private readonly parsedRuleNumbers = new Map<Rule, { weight: number; service: number }>();
 
   constructor(
     private readonly options: DetectorOptions,
@@ -237,6 +261,7 @@ export class Detector {
       if (!parsed.idle) {
         this.parsedLines = parsed;
         this.scratch = blankEvent();
+        this.parsedFailures = options.parsedFailures ?? null;
       }
     }
   }
@@ -297,14 +322,33 @@ export class Detector {
     // Read first, always: the next record may say its date is this one's.
     const date = lines.dateText(fields, at, chunk);
     if (lines.plain(fields, at)) {
-      // What `line` makes of it: a candidate with its time and nothing else.
-      const time = this.layout.timeOf(date);
-      this.lastTime = time;
-      this.guard.push(this.candidate(undefined, time), offset, length + 1, null, this.settled);
+      // What `line` makes of it: a candidate with its time and nothing else, which can only be
+      // dropped (and counted as distrusted).
+      this.lastTime = this.layout.timeOf(date);
+      this.guard.pushNumber(-1, offset, length + 1, this.settled);
       return true;
     }
     const rule = lines.rule(fields, at);
     if (!rule) return false;
+    const sink = this.parsedFailures;
+    if (sink !== null && rule.service !== "ami" && rule.instant !== true && !this.coalescer.pairing) {
+      const numbers = this.numbers;
+      if (!lines.numbers(fields, at, chunk, sink, numbers)) return false;
+      const time = this.layout.timeOf(date);
+      this.lastTime = time;
+      const { weight, service } = this.parsedRule(rule, sink);
+      const index = sink.addParsed(
+        numbers[OFFENDER]!,
+        time,
+        weight,
+        numbers[REASON_NUMBER]!,
+        service,
+        numbers[USER_NUMBER]!,
+      );
+      this.gaveParsed = true;
+      this.guard.pushNumber(index, offset, length + 1, this.settled);
+      return true;
+    }
     const c = this.candidate(undefined, 0);
     if (!lines.read(fields, at, chunk, c)) {
       this.pool.push(c);
@@ -317,6 +361,19 @@ export class Detector {
     // A parsed line is a whole record of its kind: it says nothing about its neighbours.
     this.guard.push(c, offset, length + 1, null, this.settled);
     return true;
+  }
+
+  private parsedRule(rule: Rule, sink: ParsedFailureSink): { weight: number; service: number } {
+    let known = this.parsedRuleNumbers.get(rule);
+    if (known === undefined) {
+      known = { weight: this.weightOf(rule), service: sink.services.id(rule.service) };
+      this.parsedRuleNumbers.set(rule, known);
+    }
+    return known;
+  }
+
+  private weightOf(rule: Rule): number {
+    return this.options.weights?.[rule.id] ?? rule.weight ?? 1;
   }
 
   /** Ends the input, or the source has gone quiet: releases what the split guard holds. */
@@ -355,6 +412,13 @@ export class Detector {
     released: (c) => {
       this.finish(c);
       this.pool.push(c);
+    },
+    // A parsed line pushed as a number: -1 for a plain line, else its failure's index.
+    droppedNumber: () => {
+      this.stats.distrusted++;
+    },
+    releasedNumber: (n) => {
+      if (n >= 0) this.parsedFailures!.count(n);
     },
   };
 
@@ -475,7 +539,7 @@ export class Detector {
     event.reason = c.reason;
     event.user = c.user;
     event.rule = injection ? "security-injection" : rule.id;
-    event.weight = this.options.weights?.[rule.id] ?? rule.weight ?? 1;
+    event.weight = this.weightOf(rule);
     event.instant = injection ? this.options.banInjection === true : rule.instant === true;
     event.attempts = 1;
     event.callId = c.callId;
@@ -486,6 +550,8 @@ export class Detector {
 
   private count(event: FailureEvent, line: string, runningTries: number | undefined): void {
     const accepted = this.coalescer.accept(event, runningTries);
+    // The failures given as numbers were not seen by the pairing that has just started.
+    if (this.gaveParsed && this.coalescer.pairing) throw new ReadAgain();
     if (accepted === null) {
       this.stats.duplicates++;
       this.options.observe?.(line, { kind: "duplicate", event });

@@ -27,6 +27,38 @@ const PLAIN = 10;
 /** Where `read` writes a record's hit: a rule's hit, field by field. */
 export type HitFields = Pick<RuleHit, "ip" | "port" | "reason" | "user" | "callId">;
 
+/** Numbers for texts, given in the order first seen (see TextNumbers). */
+interface Numbering {
+  id(text: string): number;
+}
+
+/**
+ * Where a detector adds the failures of parsed lines without making an event for each (see
+ * FailureLog): texts go in as numbers, and a failure is added when read and counted only when
+ * the split guard lets its line through.
+ */
+export interface ParsedFailureSink {
+  address(ip: string): number;
+  readonly reasons: Numbering;
+  readonly services: Numbering;
+  readonly users: Numbering;
+  /** Adds a failure of one attempt: returns its index, for `count`. */
+  addParsed(
+    offender: number,
+    time: number,
+    weight: number,
+    reason: number,
+    service: number,
+    user: number,
+  ): number;
+  count(index: number): void;
+}
+
+/** Where `numbers` writes a record's address, reason and user (-1: none) numbers. */
+export const OFFENDER = 0;
+export const REASON_NUMBER = 1;
+export const USER_NUMBER = 2;
+
 const PARSED = new Set(PARSED_RULES.flatMap((p) => (p ? [p.rule] : [])));
 
 /**
@@ -48,6 +80,10 @@ export class ParsedLines {
   /** PJSIP's reason with its method, by method number and reason index. */
   private readonly reasonsWithMethod = new Map<number, string>();
   private stamp = "";
+  // The sink's numbers, kept by the parser's (+ 1; 0: not asked yet): asked once per text.
+  private offenderNumbers: Int32Array = new Int32Array(1024);
+  private userNumbers: Int32Array = new Int32Array(1024);
+  private readonly reasonNumbers = new Map<number, number>();
 
   /**
    * `rulesOf(component)`: the rules the detector tries, in order, on a component's lines.
@@ -112,6 +148,68 @@ export class ParsedLines {
     return true;
   }
 
+  /**
+   * Writes into `into` (see OFFENDER, REASON_NUMBER, USER_NUMBER) the sink's numbers for the
+   * record's address, reason and user, as `read` would give their texts: false when the rule
+   * would not match (a bad address).
+   */
+  numbers(fields: Int32Array, at: number, chunk: Buffer, sink: ParsedFailureSink, into: Int32Array): boolean {
+    const code = fields[at + RULE]!;
+    const parsed = this.usable[code]!;
+    const addrId = fields[at + ADDR_ID]!;
+    let offender =
+      addrId >= 0 && addrId < this.offenderNumbers.length ? this.offenderNumbers[addrId]! - 1 : -1;
+    if (offender < 0) {
+      const addr = this.address(fields, at, chunk, parsed.bareV6Port);
+      if (addr === null) return false;
+      offender = sink.address(addr.ip);
+      if (addrId >= 0) this.offenderNumbers = remember(this.offenderNumbers, addrId, offender);
+    }
+    into[OFFENDER] = offender;
+    into[REASON_NUMBER] = this.reasonNumber(fields, at, chunk, sink, parsed, code);
+    into[USER_NUMBER] =
+      fields[at + USER_LEN]! < 0 ? -1 : this.userNumber(fields, at, chunk, sink, parsed.userCap);
+    return true;
+  }
+
+  private reasonNumber(
+    fields: Int32Array,
+    at: number,
+    chunk: Buffer,
+    sink: ParsedFailureSink,
+    parsed: ParsedRule,
+    code: number,
+  ): number {
+    const reason = fields[at + REASON]!;
+    const method = code === PJSIP_REQUEST && fields[at + METHOD_LEN]! > 0 ? fields[at + METHOD_ID]! : -1;
+    if (code === PJSIP_REQUEST && fields[at + METHOD_LEN]! > 0 && method < 0)
+      return sink.reasons.id(this.withMethod(fields, at, chunk, parsed.reasons[reason]!));
+    // Method -1: none; the key tells rule, method and reason apart.
+    const key = ((method + 1) * PARSED_RULES.length + code) * 64 + reason;
+    let number = this.reasonNumbers.get(key);
+    if (number === undefined) {
+      const text = parsed.reasons[reason]!;
+      number = sink.reasons.id(method >= 0 ? this.withMethod(fields, at, chunk, text) : text);
+      this.reasonNumbers.set(key, number);
+    }
+    return number;
+  }
+
+  private userNumber(
+    fields: Int32Array,
+    at: number,
+    chunk: Buffer,
+    sink: ParsedFailureSink,
+    limit: number,
+  ): number {
+    const id = fields[at + USER_ID]!;
+    const known = id >= 0 && id < this.userNumbers.length ? this.userNumbers[id]! - 1 : -1;
+    if (known >= 0) return known;
+    const number = sink.users.id(this.user(fields, at, chunk, limit)!);
+    if (id >= 0) this.userNumbers = remember(this.userNumbers, id, number);
+    return number;
+  }
+
   /** The record's date text, as the layout's prefix holds it. */
   dateText(fields: Int32Array, at: number, chunk: Buffer): string {
     if (fields[at + STAMP_SAME] === 0) this.stamp = text(fields, at + STAMP_AT, chunk);
@@ -159,6 +257,17 @@ function text(fields: Int32Array, field: number, chunk: Buffer): string {
 /** What is kept for a text's number (-1: a text the parser did not number, never kept). */
 function kept<T>(table: Array<T | undefined>, id: number): T | undefined {
   return id >= 0 ? table[id] : undefined;
+}
+
+/** `table` (or a larger copy) with `number` + 1 kept at `id`. */
+function remember(table: Int32Array, id: number, number: number): Int32Array {
+  let t = table;
+  if (id >= t.length) {
+    t = new Int32Array(Math.max(id + 1, t.length * 2));
+    t.set(table);
+  }
+  t[id] = number + 1;
+  return t;
 }
 
 function keep<T>(table: Array<T | undefined>, id: number, value: T): T {

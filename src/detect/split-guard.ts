@@ -20,13 +20,21 @@ const WINDOW_BYTES = 1024;
 // A dump's header gives the packet's size; its closing line follows it.
 const DUMP_SLACK = 64;
 
-/** Told what a push decided, in this order: items dropped, a caught injector, items now safe to read. */
+/**
+ * Told what a push decided, in this order: items dropped, a caught injector, items now safe to
+ * read. A line pushed as a number (see `pushNumber`) comes back as that number.
+ */
 export interface GuardSink<T> {
   dropped(item: T): void;
   /** A split record's window has closed: its author (undefined when the format has no address there). */
   injection(injector: { ip: string; port?: number } | undefined): void;
   released(item: T): void;
+  droppedNumber(n: number): void;
+  releasedNumber(n: number): void;
 }
+
+/** In `numbers`: the slot holds an item, not a number. */
+const ITEM = -0x8000_0000;
 
 /**
  * Guards against log records split by raw newlines and against packet dumps. Asterisk decodes
@@ -48,6 +56,8 @@ export interface GuardSink<T> {
 export class SplitGuard<T> {
   // The held lines, oldest first: `count` of them from slot `head` on (slots wrap around).
   private items: Array<T | undefined> = new Array(64).fill(undefined);
+  /** What a slot holds: a number pushed (see `pushNumber`), or ITEM. */
+  private numbers = new Int32Array(64);
   private ends = new Float64Array(64);
   private head = 0;
   private count = 0;
@@ -56,6 +66,25 @@ export class SplitGuard<T> {
   private pending: { injector?: { ip: string; port?: number }; until: number } | null = null;
 
   push(item: T, offset: number, length: number, signal: Signal | null, sink: GuardSink<T>): void {
+    this.pushHeld(item, ITEM, offset, length, signal, sink);
+  }
+
+  /**
+   * Pushes a line that says nothing about its neighbours, as a number (not negative, or -1) that
+   * stands for it: a line that costs no object. The sink gets the number back.
+   */
+  pushNumber(n: number, offset: number, length: number, sink: GuardSink<T>): void {
+    this.pushHeld(undefined, n, offset, length, null, sink);
+  }
+
+  private pushHeld(
+    item: T | undefined,
+    n: number,
+    offset: number,
+    length: number,
+    signal: Signal | null,
+    sink: GuardSink<T>,
+  ): void {
     const end = offset + length;
     // The held lines that are safe now are told last, but counted first: the decisions below
     // only ever drop lines held after them.
@@ -64,10 +93,10 @@ export class SplitGuard<T> {
     if (this.pending && offset >= this.pending.until) {
       const injector = this.pending.injector;
       this.pending = null;
-      this.decide(item, offset, end, signal, sink);
+      this.decide(item, n, offset, end, signal, sink);
       sink.injection(injector);
     } else {
-      this.decide(item, offset, end, signal, sink);
+      this.decide(item, n, offset, end, signal, sink);
     }
     this.release(safe, sink);
   }
@@ -80,11 +109,19 @@ export class SplitGuard<T> {
     this.release(this.count, sink);
   }
 
-  private decide(item: T, offset: number, end: number, signal: Signal | null, sink: GuardSink<T>): void {
+  private decide(
+    item: T | undefined,
+    n: number,
+    offset: number,
+    end: number,
+    signal: Signal | null,
+    sink: GuardSink<T>,
+  ): void {
+    // Lines pushed as numbers carry no signal.
     if (signal?.kind === "remainder" && offset - this.lastStartEnd <= WINDOW_BYTES) {
       // Everything since the split began is the attacker's text: drop it unread.
       this.dropHeldAfter(offset - WINDOW_BYTES, sink);
-      sink.dropped(item);
+      sink.dropped(item as T);
       // The last remainder of a split is the real one; an earlier one may be forged, and then
       // the real one, still to come, drops what the attacker wrote after it.
       this.pending = { injector: signal.injector, until: end + WINDOW_BYTES };
@@ -95,20 +132,21 @@ export class SplitGuard<T> {
     if (signal?.kind === "start") {
       this.quarantineUntil = Math.max(this.quarantineUntil, end + WINDOW_BYTES);
       this.lastStartEnd = end;
-      sink.dropped(item);
+      sink.dropped(item as T);
       return;
     }
     if (signal?.kind === "dump") {
       this.quarantineUntil = Math.max(this.quarantineUntil, end + signal.bytes + DUMP_SLACK);
-      sink.dropped(item);
+      sink.dropped(item as T);
       return;
     }
     if (offset < this.quarantineUntil) {
-      sink.dropped(item);
+      if (n === ITEM) sink.dropped(item as T);
+      else sink.droppedNumber(n);
       return;
     }
     if (signal?.kind === "security-start") this.lastStartEnd = end;
-    this.hold(item, end);
+    this.hold(item, n, end);
   }
 
   /** The end of the k-th held line (0: the oldest). */
@@ -116,10 +154,11 @@ export class SplitGuard<T> {
     return this.ends[(this.head + k) & (this.ends.length - 1)]!;
   }
 
-  private hold(item: T, end: number): void {
+  private hold(item: T | undefined, n: number, end: number): void {
     if (this.count === this.ends.length) this.grow();
     const slot = (this.head + this.count) & (this.ends.length - 1);
     this.items[slot] = item;
+    this.numbers[slot] = n;
     this.ends[slot] = end;
     this.count++;
   }
@@ -128,13 +167,16 @@ export class SplitGuard<T> {
   private grow(): void {
     const size = this.ends.length;
     const items: Array<T | undefined> = new Array(size * 2).fill(undefined);
+    const numbers = new Int32Array(size * 2);
     const ends = new Float64Array(size * 2);
     for (let k = 0; k < this.count; k++) {
       const slot = (this.head + k) & (size - 1);
       items[k] = this.items[slot];
+      numbers[k] = this.numbers[slot]!;
       ends[k] = this.ends[slot]!;
     }
     this.items = items;
+    this.numbers = numbers;
     this.ends = ends;
     this.head = 0;
   }
@@ -145,10 +187,12 @@ export class SplitGuard<T> {
     for (let k = 0; k < n; k++) {
       const slot = this.head;
       const item = this.items[slot] as T;
+      const n = this.numbers[slot]!;
       this.items[slot] = undefined;
       this.head = (slot + 1) & mask;
       this.count--;
-      sink.released(item);
+      if (n === ITEM) sink.released(item);
+      else sink.releasedNumber(n);
     }
   }
 
@@ -160,8 +204,10 @@ export class SplitGuard<T> {
     for (let k = keep; k < this.count; k++) {
       const slot = (this.head + k) & mask;
       const item = this.items[slot] as T;
+      const n = this.numbers[slot]!;
       this.items[slot] = undefined;
-      sink.dropped(item);
+      if (n === ITEM) sink.dropped(item);
+      else sink.droppedNumber(n);
     }
     this.count = keep;
   }

@@ -1,14 +1,26 @@
 import { blankEvent, type FailureEvent, type Service } from "../detect/event.js";
 import type { FailureSeries } from "../policy/policy.js";
 import { widened } from "../util/typed-arrays.js";
-import { TextNumbers } from "./text-numbers.js";
+import { flatten, TextNumbers } from "./text-numbers.js";
+
+/** Where a FailureLog stood (see `mark`), to go back to. */
+export interface LogMark {
+  size: number;
+  counted: number;
+  addresses: number;
+}
 
 /**
- * The failures of a scan, kept for the ban policy's replay. Stored as columns of numbers: a scan
- * of a flood holds millions of failures, and keeping each as an object made the garbage
- * collector cost more than reading them. What a failure said (reason, service, rule, user, line)
- * is kept only when asked for: it is the evidence of bans that are applied (`scan --ban`); the
- * report needs only when each address would be banned.
+ * The failures of a scan: what the offender report sums and the ban policy replays. Stored as
+ * columns of numbers (addresses, reasons, services and users by their number): a scan of a
+ * flood holds millions of failures, and keeping each as an object made the garbage collector
+ * cost more than reading them. What else a failure said (its rule, its line) is kept only when
+ * asked for: it is the evidence of bans that are applied (`scan --ban`).
+ *
+ * A failure is added, then counted. The detector's events are both at once; a line the
+ * WebAssembly parser read is added when read (`addParsed`) and counted only when the split guard
+ * lets it through (`count`), so that nothing is made per line. Only counted failures are
+ * reported and replayed, in the order counted.
  */
 export class FailureLog {
   private size = 0;
@@ -16,37 +28,155 @@ export class FailureLog {
   private marks = new Float64Array(2048);
   private weights = new Float64Array(1024);
   private attempts = new Float64Array(1024);
-  /** The offender's index in the report (see OffenderReport.add). */
+  /** The address's number (see `address`). */
   private offenders = new Int32Array(1024);
   /** Bit 0: instant, bit 1: injection. */
   private flags = new Uint8Array(1024);
+  private reasonIds = new Int32Array(1024);
+  private serviceIds = new Uint8Array(1024);
+  /** -1 for none. */
+  private userIds = new Int32Array(1024);
+  /** The failures counted, in the order counted. */
+  private counted = new Int32Array(1024);
+  private countedSize = 0;
+  private readonly ips: string[] = [];
+  private readonly byIp = new Map<string, number>();
+  readonly reasons = new TextNumbers();
+  readonly services = new TextNumbers();
+  readonly users = new TextNumbers();
   private readonly details: Details | null;
-  private offenderCount = 0;
 
   constructor(options: { details?: boolean } = {}) {
     this.details = options.details ? new Details() : null;
   }
 
-  /** `offender`: the address's index in the report (see OffenderReport.add). */
-  add(e: FailureEvent, offender: number): void {
+  /** The address's number, given it when new. */
+  address(ip: string): number {
+    let index = this.byIp.get(ip);
+    if (index === undefined) {
+      index = this.ips.length;
+      const copy = flatten(ip);
+      this.ips.push(copy);
+      this.byIp.set(copy, index);
+    }
+    return index;
+  }
+
+  /** The number of an address already seen. */
+  find(ip: string): number | undefined {
+    return this.byIp.get(ip);
+  }
+
+  ipOf(offender: number): string {
+    return this.ips[offender]!;
+  }
+
+  /** Addresses numbered so far (some may have no failure counted). */
+  get addressCount(): number {
+    return this.ips.length;
+  }
+
+  /** Adds and counts one of the detector's events. */
+  add(e: FailureEvent): void {
+    const i = this.addParsed(
+      this.address(e.ip),
+      e.time,
+      e.weight,
+      this.reasons.id(e.reason),
+      this.services.id(e.service),
+      e.user === undefined ? -1 : this.users.id(e.user),
+    );
+    this.attempts[i] = e.attempts;
+    this.marks[2 * i + 1] = e.instant ? Number.POSITIVE_INFINITY : e.weight * e.attempts;
+    this.flags[i] = (e.instant ? 1 : 0) | (e.injection ? 2 : 0);
+    this.details?.add(e, i);
+    this.count(i);
+  }
+
+  /**
+   * Adds one failure of one attempt, not instant, its texts given by number (see `reasons`,
+   * `services`, `users`, `address`): returns its index for `count`.
+   */
+  addParsed(
+    offender: number,
+    time: number,
+    weight: number,
+    reason: number,
+    service: number,
+    user: number,
+  ): number {
     if (this.size === this.weights.length) this.grow();
     const i = this.size++;
-    this.marks[2 * i] = e.time;
-    this.marks[2 * i + 1] = e.instant ? Number.POSITIVE_INFINITY : e.weight * e.attempts;
-    this.weights[i] = e.weight;
-    this.attempts[i] = e.attempts;
+    this.marks[2 * i] = time;
+    this.marks[2 * i + 1] = weight;
+    this.weights[i] = weight;
+    this.attempts[i] = 1;
     this.offenders[i] = offender;
-    if (offender >= this.offenderCount) this.offenderCount = offender + 1;
-    this.flags[i] = (e.instant ? 1 : 0) | (e.injection ? 2 : 0);
-    this.details?.add(e);
+    this.flags[i] = 0;
+    this.reasonIds[i] = reason;
+    this.serviceIds[i] = service;
+    this.userIds[i] = user;
+    return i;
+  }
+
+  /** Counts the failure added at `index`. */
+  count(index: number): void {
+    if (this.countedSize === this.counted.length)
+      this.counted = widened(this.counted, this.counted.length * 2);
+    this.counted[this.countedSize++] = index;
+  }
+
+  /** Where the log stands now. */
+  mark(): LogMark {
+    return { size: this.size, counted: this.countedSize, addresses: this.ips.length };
+  }
+
+  /** Forgets everything added since `mark` (a file to be read again). */
+  rollback(mark: LogMark): void {
+    if (this.details) throw new Error("a log with details cannot go back");
+    this.size = mark.size;
+    this.countedSize = mark.counted;
+    for (const ip of this.ips.splice(mark.addresses)) this.byIp.delete(ip);
+  }
+
+  /** Failures counted. */
+  get countedLength(): number {
+    return this.countedSize;
+  }
+
+  /**
+   * Visits the failures counted, in the order counted, as their parts (the offender report's
+   * input): address, time, attempts, reason, service and user (-1: none) numbers.
+   */
+  forEachCounted(
+    visit: (
+      offender: number,
+      time: number,
+      attempts: number,
+      reason: number,
+      service: number,
+      user: number,
+    ) => void,
+  ): void {
+    for (let k = 0; k < this.countedSize; k++) {
+      const i = this.counted[k]!;
+      visit(
+        this.offenders[i]!,
+        this.marks[2 * i]!,
+        this.attempts[i]!,
+        this.reasonIds[i]!,
+        this.serviceIds[i]!,
+        this.userIds[i]!,
+      );
+    }
   }
 
   /**
    * Visits every failure, address by address, each address's in time order (ties in the order
-   * read): the policy decides each address on its own, and it meets every address's failures
+   * counted): the policy decides each address on its own, and it meets every address's failures
    * together. The event passed is reused for the next visit and must not be kept.
    */
-  forEachByAddress(ipOf: (offender: number) => string, visit: (e: FailureEvent) => void): void {
+  forEachByAddress(visit: (e: FailureEvent) => void): void {
     const order = this.orderByAddress();
     const e = blankEvent();
     let offender = -1;
@@ -55,7 +185,7 @@ export class FailureLog {
       const i = order[k]!;
       if (this.offenders[i] !== offender) {
         offender = this.offenders[i]!;
-        e.ip = ipOf(offender);
+        e.ip = this.ips[offender]!;
       }
       const flags = this.flags[i]!;
       e.time = this.marks[2 * i]!;
@@ -63,13 +193,19 @@ export class FailureLog {
       e.attempts = this.attempts[i]!;
       e.instant = (flags & 1) !== 0;
       e.injection = (flags & 2) !== 0 || undefined;
-      this.details?.fill(e, i);
+      if (this.details) {
+        const user = this.userIds[i]!;
+        e.reason = this.reasons.text(this.reasonIds[i]!);
+        e.service = this.services.text(this.serviceIds[i]!) as Service;
+        e.user = user === -1 ? undefined : this.users.text(user);
+        this.details.fill(e, i);
+      }
       visit(e);
     }
   }
 
   /**
-   * Visits every address's failures, in time order (ties in the order read): what the policy
+   * Visits every address's failures, in time order (ties in the order counted): what the policy
    * needs to tell when an address would first be banned (see BanPolicy.firstBanAt). The series
    * passed is reused for the next address.
    */
@@ -98,13 +234,13 @@ export class FailureLog {
   // The steps below are functions of their own: each loop is compiled while it runs, and a
   // later loop in the same function, not yet run, made the compiled code start over.
 
-  /** Failure indexes grouped by address (a counting sort), each group in the order read. */
+  /** Counted failures' indexes grouped by address (a counting sort), each group in the order counted. */
   private groupedByAddress(): { order: Int32Array; starts: Int32Array } {
-    const starts = runningSums(keyCounts(this.offenders, this.size, this.offenderCount));
-    return { order: groupedIndexes(this.offenders, this.size, starts), starts };
+    const starts = runningSums(keyCounts(this.offenders, this.counted, this.countedSize, this.ips.length));
+    return { order: groupedIndexes(this.offenders, this.counted, this.countedSize, starts), starts };
   }
 
-  /** Puts each group in time order, ties in the order read. */
+  /** Puts each group in time order, ties in the order counted. */
   private sortGroupsByTime(order: Int32Array, starts: Int32Array): void {
     const marks = this.marks;
     // Threads stamp lines slightly out of order, and rotated files may come in any order.
@@ -113,8 +249,8 @@ export class FailureLog {
       const to = starts[k + 1]!;
       for (let j = from + 1; j < to; j++) {
         if (marks[2 * order[j]!]! < marks[2 * order[j - 1]!]!) {
-          // Typed-array sort is stable: equal times keep the order they were read in.
-          order.subarray(from, to).sort((a, b) => marks[2 * a]! - marks[2 * b]! || a - b);
+          // Ties keep the order counted: the stable sort keeps the group's order.
+          order.subarray(from, to).sort((a, b) => marks[2 * a]! - marks[2 * b]!);
           break;
         }
       }
@@ -128,42 +264,33 @@ export class FailureLog {
     this.attempts = widened(this.attempts, n);
     this.offenders = widened(this.offenders, n);
     this.flags = widened(this.flags, n);
+    this.reasonIds = widened(this.reasonIds, n);
+    this.serviceIds = widened(this.serviceIds, n);
+    this.userIds = widened(this.userIds, n);
   }
 }
 
-/** What each failure said, in the order added. */
+/** What else each failure said: its rule and its line, by failure index. */
 class Details {
-  private readonly reasons: number[] = [];
-  private readonly services: number[] = [];
   private readonly rules: number[] = [];
-  /** -1 for none. */
-  private readonly users: number[] = [];
   private readonly lines: Array<string | undefined> = [];
   private readonly texts = new TextNumbers();
-  private readonly userNames = new TextNumbers();
 
-  add(e: FailureEvent): void {
-    this.reasons.push(this.texts.id(e.reason));
-    this.services.push(this.texts.id(e.service));
-    this.rules.push(this.texts.id(e.rule));
-    this.users.push(e.user === undefined ? -1 : this.userNames.id(e.user));
-    this.lines.push(e.line);
+  add(e: FailureEvent, i: number): void {
+    this.rules[i] = this.texts.id(e.rule);
+    this.lines[i] = e.line;
   }
 
   fill(e: FailureEvent, i: number): void {
-    const user = this.users[i]!;
-    e.reason = this.texts.text(this.reasons[i]!);
-    e.service = this.texts.text(this.services[i]!) as Service;
     e.rule = this.texts.text(this.rules[i]!);
-    e.user = user === -1 ? undefined : this.userNames.text(user);
     e.line = this.lines[i];
   }
 }
 
-/** How often each key occurs in `keys[0, n)` (keys in [0, keyCount)), at the key's index + 1. */
-function keyCounts(keys: Int32Array, n: number, keyCount: number): Int32Array {
+/** How often each key occurs among `keys[which[0, n)]` (keys in [0, keyCount)), at the key's index + 1. */
+function keyCounts(keys: Int32Array, which: Int32Array, n: number, keyCount: number): Int32Array {
   const counts = new Int32Array(keyCount + 1);
-  for (let i = 0; i < n; i++) counts[keys[i]! + 1]!++;
+  for (let k = 0; k < n; k++) counts[keys[which[k]!]! + 1]!++;
   return counts;
 }
 
@@ -173,10 +300,13 @@ function runningSums(counts: Int32Array): Int32Array {
   return counts;
 }
 
-/** The indexes 0 to n - 1, grouped by their key (`starts`: see runningSums), in order within each group. */
-function groupedIndexes(keys: Int32Array, n: number, starts: Int32Array): Int32Array {
+/** The indexes which[0, n), grouped by their key (`starts`: see runningSums), in their order within each group. */
+function groupedIndexes(keys: Int32Array, which: Int32Array, n: number, starts: Int32Array): Int32Array {
   const order = new Int32Array(n);
   const next = starts.slice(0, -1);
-  for (let i = 0; i < n; i++) order[next[keys[i]!]!++] = i;
+  for (let k = 0; k < n; k++) {
+    const i = which[k]!;
+    order[next[keys[i]!]!++] = i;
+  }
   return order;
 }

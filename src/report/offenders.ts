@@ -1,7 +1,6 @@
-import type { FailureEvent, Service } from "../detect/event.js";
+import type { Service } from "../detect/event.js";
 import type { Decision } from "../policy/policy.js";
-import { widened } from "../util/typed-arrays.js";
-import { flatten, TextNumbers } from "./text-numbers.js";
+import type { FailureLog } from "./failure-log.js";
 
 const MAX_USERS = 10;
 /** Reasons kept in an address's own slots; more go to a list of their own (rare). */
@@ -25,49 +24,62 @@ export interface Offender {
 }
 
 /**
- * Sums failure events per address for the offender table. Every failure of a scan passes
- * through `add`, for thousands of addresses in turn: what is counted per address lives in
- * columns indexed by the address's index (reasons and services by their number in
- * `TextNumbers`, user names as texts in ten slots each), so that counting one failure reads a few
- * adjacent entries instead of chasing an object, its lists and their strings.
+ * Sums a scan's failures per address for the offender table, from the failure log's columns of
+ * numbers, in the order the failures were counted (reasons, services and users are listed in
+ * the order first seen). What is summed per address lives in columns indexed by the address's
+ * number (see FailureLog.address): reasons and services by number in slots, the first ten user
+ * names by number.
  */
 export class OffenderReport {
-  private readonly byIp = new Map<string, number>();
-  private readonly ips: string[] = [];
-  private capacity = 256;
-  private failureCounts = new Float64Array(this.capacity);
-  private firstSeen = new Float64Array(this.capacity);
-  private lastSeen = new Float64Array(this.capacity);
+  private readonly capacity: number;
+  private readonly failureCounts: Float64Array;
+  private readonly firstSeen: Float64Array;
+  private readonly lastSeen: Float64Array;
+  /** 1 for an address with a failure counted. */
+  private readonly seen: Uint8Array;
   /** SERVICE_SLOTS per address: service number + 1 (0: free), in the order seen. */
-  private serviceIds = new Uint8Array(this.capacity * SERVICE_SLOTS);
+  private readonly serviceIds: Uint8Array;
   /** REASON_SLOTS per address: reason number + 1 (0: free), and its count. */
-  private reasonIds = new Int32Array(this.capacity * REASON_SLOTS);
-  private reasonCounts = new Float64Array(this.capacity * REASON_SLOTS);
-  /**
-   * MAX_USERS per address: the names, the first `userCounts[k]` of them set. Texts, not numbers:
-   * telling a name from at most ten others costs less than looking it up among all (a flood
-   * tries a new name on nearly every line), and names seen once are not kept anywhere.
-   */
-  private readonly userNames: string[] = [];
-  private userCounts = new Uint8Array(this.capacity);
-  private banAt = new Float64Array(this.capacity).fill(Number.NaN);
+  private readonly reasonIds: Int32Array;
+  private readonly reasonCounts: Float64Array;
+  /** MAX_USERS per address: the user names' numbers, the first `userCounts[k]` of them set. */
+  private readonly userIds: Int32Array;
+  private readonly userCounts: Uint8Array;
+  private readonly banAt: Float64Array;
   /** Reasons past an address's slots, by address: [reason number, count] pairs. */
   private readonly moreReasons = new Map<number, number[]>();
-  private readonly reasons = new TextNumbers();
-  private readonly services = new TextNumbers();
   failures = 0;
 
-  /** Counts one failure; returns the address's index (see `ipOf`). */
-  add(event: FailureEvent): number {
-    const attempts = event.attempts;
-    const time = event.time;
+  constructor(private readonly log: FailureLog) {
+    const n = log.addressCount;
+    this.capacity = n;
+    this.failureCounts = new Float64Array(n);
+    this.firstSeen = new Float64Array(n);
+    this.lastSeen = new Float64Array(n);
+    this.seen = new Uint8Array(n);
+    this.serviceIds = new Uint8Array(n * SERVICE_SLOTS);
+    this.reasonIds = new Int32Array(n * REASON_SLOTS);
+    this.reasonCounts = new Float64Array(n * REASON_SLOTS);
+    this.userIds = new Int32Array(n * MAX_USERS);
+    this.userCounts = new Uint8Array(n);
+    this.banAt = new Float64Array(n).fill(Number.NaN);
+    log.forEachCounted((offender, time, attempts, reason, service, user) =>
+      this.add(offender, time, attempts, reason, service, user),
+    );
+  }
+
+  /** Counts one failure. */
+  private add(
+    index: number,
+    time: number,
+    attempts: number,
+    reason: number,
+    service: number,
+    user: number,
+  ): void {
     this.failures += attempts;
-    let index = this.byIp.get(event.ip);
-    if (index === undefined) {
-      index = this.ips.length;
-      if (index === this.capacity) this.grow();
-      this.ips.push(event.ip);
-      this.byIp.set(event.ip, index);
+    if (this.seen[index] === 0) {
+      this.seen[index] = 1;
       this.firstSeen[index] = time;
       this.lastSeen[index] = time;
     } else {
@@ -75,18 +87,17 @@ export class OffenderReport {
       if (time > this.lastSeen[index]!) this.lastSeen[index] = time;
     }
     this.failureCounts[index]! += attempts;
-    this.countReason(index, this.reasons.id(event.reason), attempts);
-    this.addService(index, this.services.id(event.service));
-    if (event.user !== undefined && this.userCounts[index]! < MAX_USERS) this.addUser(index, event.user);
-    return index;
+    this.countReason(index, reason, attempts);
+    this.addService(index, service);
+    if (user !== -1 && this.userCounts[index]! < MAX_USERS) this.addUser(index, user);
   }
 
   ipOf(index: number): string {
-    return this.ips[index]!;
+    return this.log.ipOf(index);
   }
 
   markBan(decision: Decision): void {
-    const index = this.byIp.get(decision.ip);
+    const index = this.log.find(decision.ip);
     if (index !== undefined) this.markBanAt(index, decision.at);
   }
 
@@ -100,7 +111,7 @@ export class OffenderReport {
     return this.ranked().map((i): Offender => {
       const banAt = this.banAtOf(i);
       return {
-        ip: this.ips[i]!,
+        ip: this.ipOf(i),
         failures: this.failureCounts[i]!,
         reasons: this.reasonsOf(i),
         users: this.usersOf(i),
@@ -139,14 +150,20 @@ export class OffenderReport {
    * addresses is told apart by comparing their strings (a flood has hundreds of thousands).
    */
   ranked(): number[] {
-    const n = this.ips.length;
+    const n = this.capacity;
     const heads = new Float64Array(n);
     const tails = new Float64Array(n);
-    for (let i = 0; i < n; i++) packChars(this.ips[i]!, heads, tails, i);
-    const failures = this.failureCounts;
-    const ips = this.ips;
+    const ips: string[] = [];
     const order: number[] = [];
-    for (let i = 0; i < n; i++) order.push(i);
+    for (let i = 0; i < n; i++) {
+      const ip = this.ipOf(i);
+      ips.push(ip);
+      // An address whose failures were all distrusted, or all of a file read again.
+      if (this.seen[i] === 0) continue;
+      packChars(ip, heads, tails, i);
+      order.push(i);
+    }
+    const failures = this.failureCounts;
     return order.sort(
       (a, b) =>
         failures[b]! - failures[a]! ||
@@ -179,50 +196,35 @@ export class OffenderReport {
     if (k !== -1) this.serviceIds[k] = service + 1;
   }
 
-  private addUser(index: number, user: string): void {
+  private addUser(index: number, user: number): void {
     const base = index * MAX_USERS;
     const count = this.userCounts[index]!;
-    for (let k = base; k < base + count; k++) if (this.userNames[k] === user) return;
-    // Slots up to this address's are made first (empty): the list never has holes.
-    for (let k = this.userNames.length; k < base; k++) this.userNames.push("");
-    this.userNames[base + count] = flatten(user);
+    for (let k = base; k < base + count; k++) if (this.userIds[k] === user) return;
+    this.userIds[base + count] = user;
     this.userCounts[index] = count + 1;
   }
 
   reasonsOf(index: number): Array<[string, number]> {
     const list: Array<[string, number]> = [];
     for (let k = index * REASON_SLOTS; k < (index + 1) * REASON_SLOTS && this.reasonIds[k] !== 0; k++)
-      list.push([this.reasons.text(this.reasonIds[k]! - 1), this.reasonCounts[k]!]);
+      list.push([this.log.reasons.text(this.reasonIds[k]! - 1), this.reasonCounts[k]!]);
     const more = this.moreReasons.get(index) ?? [];
-    for (let k = 0; k < more.length; k += 2) list.push([this.reasons.text(more[k]!), more[k + 1]!]);
+    for (let k = 0; k < more.length; k += 2) list.push([this.log.reasons.text(more[k]!), more[k + 1]!]);
     return list;
   }
 
   usersOf(index: number): string[] {
     const list: string[] = [];
     for (let k = index * MAX_USERS; k < index * MAX_USERS + this.userCounts[index]!; k++)
-      list.push(this.userNames[k]!);
+      list.push(this.log.users.text(this.userIds[k]!));
     return list;
   }
 
   servicesOf(index: number): Service[] {
     const list: Service[] = [];
     for (let k = index * SERVICE_SLOTS; k < (index + 1) * SERVICE_SLOTS && this.serviceIds[k] !== 0; k++)
-      list.push(this.services.text(this.serviceIds[k]! - 1) as Service);
+      list.push(this.log.services.text(this.serviceIds[k]! - 1) as Service);
     return list;
-  }
-
-  private grow(): void {
-    const n = this.capacity * 2;
-    this.failureCounts = widened(this.failureCounts, n);
-    this.firstSeen = widened(this.firstSeen, n);
-    this.lastSeen = widened(this.lastSeen, n);
-    this.serviceIds = widened(this.serviceIds, n * SERVICE_SLOTS);
-    this.reasonIds = widened(this.reasonIds, n * REASON_SLOTS);
-    this.reasonCounts = widened(this.reasonCounts, n * REASON_SLOTS);
-    this.userCounts = widened(this.userCounts, n);
-    this.banAt = widened(this.banAt, n, Number.NaN);
-    this.capacity = n;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Config } from "../config/schema.js";
-import { Detector, type DetectorStats, emptyStats, type LineOutcome } from "../detect/detector.js";
+import { Detector, type DetectorStats, emptyStats, type LineOutcome, ReadAgain } from "../detect/detector.js";
+import type { Rule } from "../detect/rule.js";
 import { buildRules } from "../detect/ruleset.js";
 import { Allowlist } from "../policy/allowlist.js";
 import { BanPolicy, type Decision, policyConfig } from "../policy/policy.js";
@@ -40,59 +41,49 @@ export async function scanFiles(
   config: Config,
   options: ScanOptions = {},
 ): Promise<ScanResult> {
-  const { observe, history } = options;
+  const { history } = options;
   const rules = buildRules(config.detect);
-  const report = new OffenderReport();
-  const replay = new FailureLog({ details: options.decisions === true });
+  const log = new FailureLog({ details: options.decisions === true });
   const totals = emptyStats();
   // One at a time (thousands of rotated files must not open at once), and each file once: a
   // file named twice (or through a link) would count its failures twice.
-  const inputs: Array<{ path: string; mtime: number }> = [];
+  const inputs: Array<{ path: string; mtime: number; again: boolean }> = [];
   const seen = new Set<string>();
   for (const path of paths) {
     const { mtime, identity } = await checkInput(path);
     if (identity !== undefined && seen.has(identity)) continue;
     if (identity !== undefined) seen.add(identity);
-    inputs.push({ path, mtime });
+    // A file (not a pipe) can be read again.
+    inputs.push({ path, mtime, again: identity !== undefined });
   }
   let linesRead = 0;
-  for (const { path, mtime } of inputs) {
-    // One detector per file: split records and duplicate lines do not span files.
-    const detector = new Detector(
-      {
-        rules,
-        weights: config.detect.weights,
-        banInjection: config.detect.banInjection,
-        referenceTime: mtime,
-        observe,
-        // Evidence keeps each failure's line: only a plain report can do without the text.
-        parsedLines: options.parsedLines !== false && !options.decisions,
-      },
-      (e) => replay.add(e, report.add(e)),
-    );
-    const scanner = new LineScanner((sample) => detector.literalsFor(sample), detector);
-    await scanInput(path, scanner);
-    detector.flush();
-    linesRead += scanner.linesRead;
-    totals.oversized += scanner.oversized;
-    for (const key of Object.keys(totals) as Array<keyof DetectorStats>) totals[key] += detector.stats[key];
+  for (const { path, mtime, again } of inputs) {
+    const mark = log.mark();
+    let file: FileScan;
+    try {
+      file = await scanFile(path, mtime, rules, config, log, options, again);
+    } catch (err) {
+      if (!(err instanceof ReadAgain)) throw err;
+      log.rollback(mark);
+      file = await scanFile(path, mtime, rules, config, log, options, false);
+    }
+    linesRead += file.linesRead;
+    for (const key of Object.keys(totals) as Array<keyof DetectorStats>) totals[key] += file.stats[key];
   }
+  const report = new OffenderReport(log);
   const policy = new BanPolicy(policyConfig(config), new Allowlist(config.allowlist), history);
   const decisions: Decision[] = [];
   if (options.decisions) {
-    replay.forEachByAddress(
-      (i) => report.ipOf(i),
-      (e) => {
-        const d = policy.onFailure(e);
-        if (d) {
-          report.markBan(d);
-          decisions.push(d);
-        }
-      },
-    );
+    log.forEachByAddress((e) => {
+      const d = policy.onFailure(e);
+      if (d) {
+        report.markBan(d);
+        decisions.push(d);
+      }
+    });
   } else {
     // The report shows an address's first ban only: when it comes is all that is asked.
-    replay.forEachAddress((offender, failures) => {
+    log.forEachAddress((offender, failures) => {
       const at = policy.firstBanAt(report.ipOf(offender), failures);
       if (at !== undefined) report.markBanAt(offender, at);
     });
@@ -106,4 +97,46 @@ export async function scanFiles(
     stats: totals,
     allowlisted: policy.allowlisted,
   };
+}
+
+interface FileScan {
+  linesRead: number;
+  stats: DetectorStats;
+}
+
+/**
+ * Reads one file's failures into `log`. `numbersOnly`: the failures of the lines the WebAssembly
+ * parser reads go into the log as numbers, without an event each; the file may then have to be
+ * read again (see ReadAgain).
+ */
+async function scanFile(
+  path: string,
+  mtime: number,
+  rules: readonly Rule[],
+  config: Config,
+  log: FailureLog,
+  options: ScanOptions,
+  numbersOnly: boolean,
+): Promise<FileScan> {
+  // Evidence keeps each failure's line: only a plain report can do without the text.
+  const parsedLines = options.parsedLines !== false && !options.decisions;
+  // One detector per file: split records and duplicate lines do not span files.
+  const detector = new Detector(
+    {
+      rules,
+      weights: config.detect.weights,
+      banInjection: config.detect.banInjection,
+      referenceTime: mtime,
+      observe: options.observe,
+      parsedLines,
+      parsedFailures: parsedLines && numbersOnly ? log : undefined,
+    },
+    (e) => log.add(e),
+  );
+  const scanner = new LineScanner((sample) => detector.literalsFor(sample), detector);
+  await scanInput(path, scanner);
+  detector.flush();
+  const stats = { ...detector.stats };
+  stats.oversized += scanner.oversized;
+  return { linesRead: scanner.linesRead, stats };
 }

@@ -116,6 +116,8 @@ async function scanStream(stream: NodeJS.ReadableStream, scanner: LineScanner, p
   const state: ReadState = { skipping: false };
   let filled = 0;
   let first = true;
+  // What the scanner throws goes on as it is; the stream's errors are the input's.
+  let fromScanner: unknown;
   try {
     for await (const piece of stream as AsyncIterable<Buffer>) {
       let offset = 0;
@@ -128,11 +130,16 @@ async function scanStream(stream: NodeJS.ReadableStream, scanner: LineScanner, p
         piece.copy(buf, filled, offset, offset + n);
         filled += n;
         offset += n;
-        filled = scanWhole(buf, filled, scanner, state);
+        try {
+          filled = scanWhole(buf, filled, scanner, state);
+        } catch (err) {
+          fromScanner = err;
+          throw err;
+        }
       }
     }
   } catch (err) {
-    if (err instanceof InputError) throw err;
+    if (err instanceof InputError || (fromScanner !== undefined && err === fromScanner)) throw err;
     throw new InputError(`${path}: ${(err as Error).message}`);
   }
   scanRest(buf, filled, scanner, state);
