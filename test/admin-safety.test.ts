@@ -3,12 +3,12 @@
  * ban that would last beyond any date, dry-run words in a JSON report. Dry-run firewall, no root.
  */
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFileSync } from "node:child_process";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import Database from "better-sqlite3";
-import { type CommandResult, runCommand, sipbanCommand } from "./helpers/command.js";
+import { type CommandResult, runCommand, sipbanCommand, sipbanMain } from "./helpers/command.js";
 import { cliFor, killAndWait, spawnWatch, writeTestConfig } from "./helpers/daemon-config.js";
 import { failureLine } from "./helpers/log-lines.js";
 import { tempDir } from "./helpers/temp-dir.js";
@@ -88,6 +88,76 @@ describe("the daemon's control socket", () => {
     assert.match(second.stderr, /^sipban: another sipban daemon is running \(socket .*\)\n$/);
     const status = await sipban.status<{ running?: boolean; pid?: number }>();
     assert.equal(status.pid, first.pid, output);
+  });
+});
+
+describe("a user who is not root", () => {
+  it("is told that root's daemon is out of reach, not that none runs", async (t) => {
+    if (process.getuid?.() !== 0) return t.skip("needs root: to start a daemon another user may not reach");
+    let daemon: ChildProcess | undefined;
+    t.after(() => (daemon ? killAndWait(daemon) : undefined));
+    const { dir, config } = setup(t);
+    daemon = spawnWatch(config, () => {});
+    const sipban = cliFor(config);
+    await waitFor("the daemon", async () => (await sipban.status<{ running?: boolean }>()).running !== false);
+    // The user may read the configuration, not the socket (root's, mode 0600).
+    chmodSync(dir, 0o755);
+    chmodSync(config, 0o644);
+    const nobody = { uid: 65534, gid: 65534, env: { ...process.env, HOME: dir } };
+    const probe = await runCommand(
+      process.execPath,
+      ["-e", `require("node:fs").accessSync(${JSON.stringify(sipbanMain)}, 4)`],
+      nobody,
+    );
+    if (probe.code !== 0)
+      return t.skip(`user 65534 cannot read the build here: ${probe.stderr.split("\n")[0]}`);
+    const status = await runCommand(...sipbanCommand(config, ["status"]), nobody);
+    assert.equal(status.code, 1, status.stderr);
+    assert.match(
+      status.stderr,
+      /: permission denied: the control socket is root's \(run sipban as root\)\n$/,
+    );
+    assert.equal(status.stdout, "");
+  });
+});
+
+describe("a log source", () => {
+  it("that is a named pipe is reported, and holds neither the daemon nor its stop", async (t) => {
+    let daemon: ChildProcess | undefined;
+    t.after(() => (daemon ? killAndWait(daemon) : undefined));
+    const dir = tempDir(t, "sipban-safety-");
+    const fifo = join(dir, "messages");
+    execFileSync("mkfifo", [fifo]);
+    const config = writeTestConfig(dir, ["sources:", `  - file: ${JSON.stringify(fifo)}`]);
+    let output = "";
+    daemon = spawnWatch(config, (text) => (output += text));
+    await waitFor("the warning", async () =>
+      output.includes(`${fifo}: is not a regular file; waiting for a log file there`),
+    );
+    const sipban = cliFor(config);
+    await waitFor("the daemon", async () => (await sipban.status<{ running?: boolean }>()).running !== false);
+    const exited = new Promise<number | null>((resolve) => daemon!.once("exit", (code) => resolve(code)));
+    daemon.kill("SIGTERM");
+    assert.equal(await exited, 0, output);
+  });
+});
+
+describe("the state database", () => {
+  it("is named when it is not a database, and left as it was", async (t) => {
+    const { dir, config } = setup(t);
+    const state = join(dir, "state.db");
+    const text = "these are an admin's notes, not a database\n".repeat(20);
+    writeFileSync(state, text);
+    const run = cli(config);
+    for (const args of [["bans"], ["ban", "203.0.113.67"], ["scan", "--ban", join(dir, "messages.log")]]) {
+      const result = await run(args);
+      assert.equal(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
+      assert.match(
+        result.stderr,
+        new RegExp(`^sipban: cannot open the state database ${state}: file is not a database\n$`, "m"),
+      );
+    }
+    assert.equal(readFileSync(state, "utf8"), text);
   });
 });
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import {
+  chmodSync,
   closeSync,
   constants,
   existsSync,
@@ -223,6 +224,31 @@ describe("sipban scan", () => {
     const { code, stdout, stderr } = await result;
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^84 lines read from 1 file\(s\): 41 failures/);
+  });
+
+  it("refuses a named pipe its user may not read, as it refuses a file, with exit code 2", {
+    skip: process.platform !== "linux" && "Linux only",
+  }, async (t) => {
+    if (process.getuid?.() !== 0) return t.skip("needs root: to run the scan as another user");
+    const dir = tempDir(t, "sipban-");
+    chmodSync(dir, 0o755);
+    const fifo = join(dir, "fifo");
+    execFileSync("mkfifo", ["-m", "0600", fifo]);
+    const nobody = { uid: 65534, gid: 65534, timeout: 20_000 };
+    const probe = await runCommand(
+      process.execPath,
+      ["-e", `require("node:fs").accessSync(${JSON.stringify(sipban)}, 4)`],
+      nobody,
+    );
+    if (probe.code !== 0)
+      return t.skip(`user 65534 cannot read the build here: ${probe.stderr.split("\n")[0]}`);
+    const { code, stdout, stderr } = await runCommand(sipban, ["scan", fifo], nobody);
+    assert.equal(code, 2, stderr);
+    assert.equal(
+      stderr,
+      `sipban: ${fifo}: permission denied (run as root or add yourself to the asterisk group)\n`,
+    );
+    assert.equal(stdout, "");
   });
 
   it("skips a line longer than a read whole, to its end, and says so", async (t) => {

@@ -103,7 +103,8 @@ function socketInode(path: string): number | null {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return null;
-    if (code === "EACCES") throw new Error(`${path}: permission denied (the control socket is root only)`);
+    if (code === "EACCES")
+      throw new Error(`${path}: permission denied: the control socket is root's (run sipban as root)`);
     throw err;
   }
 }
@@ -137,7 +138,7 @@ export function controlRequest(
       clearTimeout(timer);
       if (err.code === "ENOENT" || err.code === "ECONNREFUSED") resolve(null);
       else if (err.code === "EACCES")
-        reject(new Error(`${path}: permission denied (the control socket is root only)`));
+        reject(new Error(`${path}: permission denied: the control socket is root's (run sipban as root)`));
       else reject(err);
     });
   });

@@ -308,6 +308,9 @@ export class FileFollower {
   private async openFile(path: string): Promise<Tracked | null> {
     let handle: FileHandle;
     try {
+      // A named pipe's open waits for a writer, and would hold the source (and its shutdown)
+      // for as long: look before opening.
+      if (!(await stat(path)).isFile()) throw notRegularFile(path);
       handle = await open(path, "r");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
@@ -315,7 +318,7 @@ export class FileFollower {
     }
     try {
       const info = await handle.stat();
-      if (!info.isFile()) throw new Error(`${path}: is not a regular file; waiting for a log file there`);
+      if (!info.isFile()) throw notRegularFile(path);
       return {
         handle,
         path,
@@ -575,4 +578,8 @@ function describe(err: unknown, path: string, action: string): Error {
   else if (code === "ENOSPC" && action === "watch")
     hint = "out of inotify watches (raise fs.inotify.max_user_watches); falling back to polling";
   return new Error(`${path}: cannot ${action} (${code ?? err.message}): ${hint}`, { cause: err });
+}
+
+function notRegularFile(path: string): Error {
+  return new Error(`${path}: is not a regular file; waiting for a log file there`);
 }

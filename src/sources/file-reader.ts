@@ -15,7 +15,7 @@ export class InputError extends Error {}
 export async function scanInput(path: string, scanner: LineScanner): Promise<void> {
   if (path === "-") return scanStream(process.stdin, scanner);
   if (path.endsWith(".gz")) return scanStream(createReadStream(path).pipe(createGunzip()), scanner, path);
-  const handle = await open(path, "r");
+  const handle = await openInput(path);
   try {
     const buf = Buffer.allocUnsafe(CHUNK * 2);
     const state: ReadState = { skipping: false };
@@ -62,16 +62,20 @@ export async function checkInput(path: string): Promise<InputInfo> {
   // A pipe (`mkfifo`, `<(zcat ...)`) can be opened for reading once: opening it to check would
   // take its writer's data away, or wait for a writer. It is read when its turn comes.
   if (!info.isFile()) return { mtime: Date.now() };
+  await (await openInput(path)).close();
+  return { mtime: info.mtimeMs, identity: `${info.dev}:${info.ino}` };
+}
+
+/** Opens an input for reading; what stops it is an InputError with words for the user. */
+async function openInput(path: string) {
   try {
-    const h = await open(path, "r");
-    await h.close();
+    return await open(path, "r");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "EACCES")
       throw new InputError(`${path}: permission denied (run as root or add yourself to the asterisk group)`);
     throw new InputError(`${path}: cannot open (${code ?? String(err)})`);
   }
-  return { mtime: info.mtimeMs, identity: `${info.dev}:${info.ino}` };
 }
 
 /** Where a read is: in the middle of a line too long to hold, whose bytes are skipped to its end. */

@@ -41,6 +41,25 @@ CREATE TABLE IF NOT EXISTS positions (
 `;
 
 /**
+ * The state database at `path`, in WAL mode with the schema in place. What goes wrong names the
+ * file: SQLite finds a file that is not a database only at its first statement.
+ */
+function openDatabase(path: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new (openDriver())(path);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("busy_timeout = 5000");
+    db.exec(SCHEMA);
+    return db;
+  } catch (err) {
+    db?.close();
+    throw new Error(`cannot open the state database ${path}: ${(err as Error).message}`);
+  }
+}
+
+/**
  * sipban's state in SQLite (WAL): active bans, every ban ever made (for escalation), and how far
  * each source has been read. A ban is committed here before anyone is told it exists, so a crash
  * never loses an announced ban. Bans carry absolute times and their origin, so they can be shared
@@ -52,15 +71,7 @@ export class StateStore {
 
   constructor(path: string) {
     if (path !== ":memory:") ensureDirectory(dirname(path), 0o750, "the state database");
-    try {
-      this.db = new (openDriver())(path);
-    } catch (err) {
-      throw new Error(`cannot open the state database ${path}: ${(err as Error).message}`);
-    }
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
-    this.db.pragma("busy_timeout = 5000");
-    this.db.exec(SCHEMA);
+    this.db = openDatabase(path);
     this.stmts = {
       get: this.db.prepare("SELECT * FROM bans WHERE ip = ?"),
       active: this.db.prepare("SELECT * FROM bans WHERE until = 0 OR until > ? ORDER BY since"),

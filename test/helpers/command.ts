@@ -18,6 +18,9 @@ export interface CommandOptions {
   env?: NodeJS.ProcessEnv;
   /** Written to its standard input, which is then closed. */
   input?: string;
+  /** Run as this user and group (the tests run as root). */
+  uid?: number;
+  gid?: number;
 }
 
 /**
