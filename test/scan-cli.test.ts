@@ -251,6 +251,21 @@ describe("sipban scan", () => {
     assert.equal(stdout, "");
   });
 
+  it("says one in the singular", async (t) => {
+    const dir = tempDir(t, "sipban-");
+    const log = join(dir, "one.log");
+    writeFileSync(
+      log,
+      "[Mar  5 10:00:01] NOTICE[1] chan_sip.c: Registration from '<sip:1@h>' failed for '198.51.100.7:5060' - Wrong password\n",
+    );
+    const { code, stdout, stderr } = await scan([log, "--maxretry", "1"]);
+    assert.equal(code, 0, stderr);
+    assert.equal(
+      stdout.split("\n")[0],
+      "1 line read from 1 file(s): 1 failure from 1 address(es); 1 would be banned (1 failure within 10m).",
+    );
+  });
+
   it("skips a line longer than a read whole, to its end, and says so", async (t) => {
     const dir = tempDir(t, "sipban-");
     const failure = (ip: string) =>

@@ -139,33 +139,40 @@ function explainLine(line: string, o: LineOutcome): string {
   }
 }
 
+/** "1 failure", "2 failures", "1,500 failures". */
+function counted(count: number, noun: string): string {
+  return `${count.toLocaleString("en")} ${noun}${count === 1 ? "" : "s"}`;
+}
+
 function renderTable(result: ScanResult, policy: PolicyView): string {
   const offenders = result.report.offenders();
   const banned = offenders.filter((o) => o.wouldBan).length;
   const head =
-    `${result.linesRead.toLocaleString("en")} lines read from ${result.files.length} file(s): ` +
-    `${result.report.failures.toLocaleString("en")} failures from ${offenders.length.toLocaleString("en")} address(es); ` +
-    `${banned.toLocaleString("en")} would be banned (${policy.maxretry} failures within ${formatMs(policy.findtime)}).`;
+    `${counted(result.linesRead, "line")} read from ${result.files.length} file(s): ` +
+    `${counted(result.report.failures, "failure")} from ${offenders.length.toLocaleString("en")} address(es); ` +
+    `${banned.toLocaleString("en")} would be banned (${counted(policy.maxretry, "failure")} within ${formatMs(policy.findtime)}).`;
   const notes: string[] = [];
   const s = result.stats;
-  if (s.injections) notes.push(`${s.injections} log injection attempt(s) caught`);
-  if (s.ambiguous) notes.push(`${s.ambiguous} crafted line(s) with more than one possible address ignored`);
+  const n = (count: number) => count.toLocaleString("en");
+  if (s.injections) notes.push(`${n(s.injections)} log injection attempt(s) caught`);
+  if (s.ambiguous)
+    notes.push(`${n(s.ambiguous)} crafted line(s) with more than one possible address ignored`);
   if (s.unmatched)
-    notes.push(`${s.unmatched} line(s) look like failures but matched no rule (see --explain)`);
-  if (s.duplicates) notes.push(`${s.duplicates} attempt(s) logged twice, counted once`);
+    notes.push(`${n(s.unmatched)} line(s) look like failures but matched no rule (see --explain)`);
+  if (s.duplicates) notes.push(`${n(s.duplicates)} attempt(s) logged twice, counted once`);
   if (result.allowlisted)
-    notes.push(`${result.allowlisted} failure(s) from allowlisted addresses, never banned`);
-  if (s.oversized) notes.push(`${s.oversized} oversized line(s) skipped`);
+    notes.push(`${n(result.allowlisted)} failure(s) from allowlisted addresses, never banned`);
+  if (s.oversized) notes.push(`${n(s.oversized)} oversized line(s) skipped`);
   if (s.undated)
     notes.push(
-      `${s.undated} line(s) without a date sipban can read (Kamailio's stderr has none), counted at the last dated line or the file's last change`,
+      `${n(s.undated)} line(s) without a date sipban can read (Kamailio's stderr has none), counted at the last dated line or the file's last change`,
     );
   const noteLines = notes.length ? ["", ...notes.map((n) => `Note: ${n}.`)] : [];
   // The notes matter most when nothing was found: they say what was seen but not counted.
   if (offenders.length === 0) return [head, "No failures found.", ...noteLines].join("\n");
   const rows = offenders.map((o) => [
     o.ip,
-    String(o.failures),
+    o.failures.toLocaleString("en"),
     o.wouldBan ? "yes" : "no",
     formatTime(o.firstSeen),
     formatTime(o.lastSeen),
