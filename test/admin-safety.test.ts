@@ -8,7 +8,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import Database from "better-sqlite3";
-import { type CommandResult, runCommand, sipbanCommand, sipbanMain } from "./helpers/command.js";
+import { type CommandResult, NOBODY, nobodyCannotRun, runCommand, sipbanCommand } from "./helpers/command.js";
 import { cliFor, killAndWait, spawnWatch, writeTestConfig } from "./helpers/daemon-config.js";
 import { failureLine } from "./helpers/log-lines.js";
 import { tempDir } from "./helpers/temp-dir.js";
@@ -103,14 +103,9 @@ describe("a user who is not root", () => {
     // The user may read the configuration, not the socket (root's, mode 0600).
     chmodSync(dir, 0o755);
     chmodSync(config, 0o644);
-    const nobody = { uid: 65534, gid: 65534, env: { ...process.env, HOME: dir } };
-    const probe = await runCommand(
-      process.execPath,
-      ["-e", `require("node:fs").accessSync(${JSON.stringify(sipbanMain)}, 4)`],
-      nobody,
-    );
-    if (probe.code !== 0)
-      return t.skip(`user 65534 cannot read the build here: ${probe.stderr.split("\n")[0]}`);
+    const cannot = await nobodyCannotRun();
+    if (cannot !== null) return t.skip(cannot);
+    const nobody = { ...NOBODY, env: { ...process.env, HOME: dir } };
     const status = await runCommand(...sipbanCommand(config, ["status"]), nobody);
     assert.equal(status.code, 1, status.stderr);
     assert.match(

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { gzipSync } from "node:zlib";
 import { DEFAULT_PARAMS, generate } from "../bench/generate-log.js";
 import { defaultConfig } from "../src/config/defaults.js";
 import { Detector, type DetectorStats, ReadAgain } from "../src/detect/detector.js";
@@ -67,17 +68,17 @@ interface Counted {
 
 /**
  * The failures counted into a FailureLog, as scan counts them: with `numbers`, the parser's
- * lines go in as numbers (and the text is read again when the detector asks), else every
- * failure comes as an event, none through the parser.
+ * lines go in as numbers (and the text is read again, the parser's lines as events, when the
+ * detector asks), else every failure comes as an event, none through the parser.
  */
 function count(text: string, numbers: boolean, rules: readonly Rule[] = builtinRules): Counted {
-  const read = (asNumbers: boolean) => {
+  const read = (parsedLines: boolean, asNumbers: boolean) => {
     const log = new FailureLog();
     const detector = new Detector(
       {
         rules,
         referenceTime: REFERENCE,
-        parsedLines: asNumbers,
+        parsedLines,
         parsedFailures: asNumbers ? log : undefined,
       },
       (e) => log.add(e),
@@ -95,12 +96,13 @@ function count(text: string, numbers: boolean, rules: readonly Rule[] = builtinR
     });
     return { failures, stats: { ...detector.stats }, readAgain: false };
   };
-  if (!numbers) return read(false);
+  if (!numbers) return read(false, false);
   try {
-    return read(true);
+    return read(true, true);
   } catch (err) {
     if (!(err instanceof ReadAgain)) throw err;
-    return { ...read(false), readAgain: true };
+    // As scan reads a file again: the parser's lines as events.
+    return { ...read(true, false), readAgain: true };
   }
 }
 
@@ -407,6 +409,25 @@ describe("WebAssembly line parser", { skip: wasmReason }, () => {
     assert.equal(withParser.stats.duplicates, 1);
     assert.equal(withParser.failures, 20 + 30 + 2);
     assert.deepEqual(withParser, await report(false));
+  });
+
+  it("closes each rotated .gz file it reads again", async (t) => {
+    if (!existsSync("/proc/self/fd")) return t.skip("needs /proc/self/fd to count open files");
+    const dir = tempDir(t, "sipban-parse-");
+    const line = (k: number) =>
+      `[Mar  5 10:00:03] NOTICE[2] chan_sip.c: Registration from '<sip:u${k}@192.0.2.10>' failed for '198.51.100.${k % 200}:5060' - Wrong password`;
+    const security = `[Mar  5 10:00:03] SECURITY[1] res_security_log.c: SecurityEvent="InvalidPassword",EventTV="2024-03-05T10:00:03.000+0000",Severity="Error",Service="SIP",EventVersion="2",AccountID="1001",SessionID="0x1",LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV4/UDP/198.51.100.44/5060",Challenge="1",ReceivedChallenge="1",ReceivedHash="1"`;
+    // Long enough that the file is still being read when the security event asks for it again.
+    const lines = Array.from({ length: 20_000 }, (_, k) => line(k));
+    lines.splice(100, 0, security);
+    const gz = gzipSync(`${lines.join("\n")}\n`);
+    const paths = Array.from({ length: 10 }, (_, k) => join(dir, `messages.${k + 1}.gz`));
+    for (const path of paths) writeFileSync(path, gz);
+    const open = () => readdirSync("/proc/self/fd").length;
+    const before = open();
+    const result = await scanFiles(paths, defaultConfig());
+    assert.equal(result.report.failures, 10 * 20_000);
+    assert.ok(open() <= before + 1, `${open() - before} more files open after the scan`);
   });
 
   it("scans a generated attack log to the same report", async (t) => {

@@ -17,7 +17,7 @@ import type { Readable } from "node:stream";
 import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { DEFAULT_PARAMS, generate } from "../bench/generate-log.js";
-import { type CommandResult, runCommand } from "./helpers/command.js";
+import { type CommandResult, NOBODY, nobodyCannotRun, runCommand } from "./helpers/command.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -234,14 +234,9 @@ describe("sipban scan", () => {
     chmodSync(dir, 0o755);
     const fifo = join(dir, "fifo");
     execFileSync("mkfifo", ["-m", "0600", fifo]);
-    const nobody = { uid: 65534, gid: 65534, timeout: 20_000 };
-    const probe = await runCommand(
-      process.execPath,
-      ["-e", `require("node:fs").accessSync(${JSON.stringify(sipban)}, 4)`],
-      nobody,
-    );
-    if (probe.code !== 0)
-      return t.skip(`user 65534 cannot read the build here: ${probe.stderr.split("\n")[0]}`);
+    const cannot = await nobodyCannotRun();
+    if (cannot !== null) return t.skip(cannot);
+    const nobody = { ...NOBODY, timeout: 20_000 };
     const { code, stdout, stderr } = await runCommand(sipban, ["scan", fifo], nobody);
     assert.equal(code, 2, stderr);
     assert.equal(

@@ -40,8 +40,9 @@ export interface DetectorOptions {
   parsedLines?: boolean;
   /**
    * With `parsedLines`: where the failures of parsed lines go, as numbers, without an event
-   * each (see ParsedFailureSink; AMI's lines, whose two lines for one login are paired, still
-   * come as events). Only for an input that can be read again: see ReadAgain.
+   * each (see ParsedFailureSink). Still as events: AMI's lines (one login writes two, paired),
+   * instant rules' lines, and every line once a security event has come. Only for an input that
+   * can be read again: see ReadAgain.
    */
   parsedFailures?: ParsedFailureSink;
 }

@@ -181,10 +181,10 @@ export class SplitGuard<T> {
     this.head = 0;
   }
 
-  /** Tells the oldest `n` held lines as safe and forgets them. */
-  private release(n: number, sink: GuardSink<T>): void {
+  /** Tells the oldest `count` held lines as safe and forgets them. */
+  private release(count: number, sink: GuardSink<T>): void {
     const mask = this.ends.length - 1;
-    for (let k = 0; k < n; k++) {
+    for (let k = 0; k < count; k++) {
       const slot = this.head;
       const item = this.items[slot] as T;
       const n = this.numbers[slot]!;

@@ -20,7 +20,8 @@ export interface LogMark {
  * A failure is added, then counted. The detector's events are both at once; a line the
  * WebAssembly parser read is added when read (`addParsed`) and counted only when the split guard
  * lets it through (`count`), so that nothing is made per line. Only counted failures are
- * reported and replayed, in the order counted.
+ * reported (in the order counted) and replayed (each address's in time order, ties in the order
+ * counted). Every distinct user name is numbered and kept for the scan (about 120 bytes each).
  */
 export class FailureLog {
   private size = 0;

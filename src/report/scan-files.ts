@@ -25,7 +25,7 @@ export interface ScanOptions {
   history?: (ip: string, before: number) => number;
   /**
    * Return the ban decisions, with their evidence (`scan --ban`). Without it only the report
-   * says who would be banned and when, and what each failure said is not kept.
+   * says who would be banned and when, and each failure's rule and line are not kept.
    */
   decisions?: boolean;
   /** false: every line goes through the rules, none through the WebAssembly parser (for comparisons). */

@@ -14,7 +14,18 @@ export class InputError extends Error {}
  */
 export async function scanInput(path: string, scanner: LineScanner): Promise<void> {
   if (path === "-") return scanStream(process.stdin, scanner);
-  if (path.endsWith(".gz")) return scanStream(createReadStream(path).pipe(createGunzip()), scanner, path);
+  if (path.endsWith(".gz")) {
+    // The file's own stream ends with the scan, however it ends (a scanner that stops it, or
+    // asks for the file again, would otherwise leave it open), and its errors are the gunzip's.
+    const file = createReadStream(path);
+    const gunzip = file.pipe(createGunzip());
+    file.once("error", (err) => gunzip.destroy(err));
+    try {
+      return await scanStream(gunzip, scanner, path);
+    } finally {
+      file.destroy();
+    }
+  }
   const handle = await openInput(path);
   try {
     const buf = Buffer.allocUnsafe(CHUNK * 2);

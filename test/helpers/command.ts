@@ -66,3 +66,21 @@ export function sipbanCommand(
   const [command, ...rest] = [...prefix, process.execPath, sipbanMain, "--config", config, ...args];
   return [command!, rest];
 }
+
+/** The user and group the tests run commands as when they must not be root: nobody. */
+export const NOBODY = { uid: 65534, gid: 65534 };
+
+/**
+ * Why `NOBODY` cannot run the build here (its files unreadable to that user, say, in a private
+ * checkout), or null when it can.
+ */
+export async function nobodyCannotRun(): Promise<string | null> {
+  const probe = await runCommand(
+    process.execPath,
+    ["-e", `require("node:fs").accessSync(${JSON.stringify(sipbanMain)}, 4)`],
+    NOBODY,
+  );
+  return probe.code === 0
+    ? null
+    : `user ${NOBODY.uid} cannot read the build here: ${probe.stderr.split("\n")[0]}`;
+}
