@@ -114,6 +114,35 @@ describe("failure log", () => {
   });
 });
 
+describe("failure log's user names", () => {
+  it("numbers a name only while its address may still list it, and lists the first ten counted", () => {
+    const log = new FailureLog();
+    for (let k = 0; k < 1000; k++) log.add(failure("192.0.2.1", k, { user: `u${k}` }));
+    log.add(failure("192.0.2.2", 0, { user: "admin" }));
+    assert.deepEqual(
+      log.usersOf(log.address("192.0.2.1")),
+      [...Array(10).keys()].map((k) => `u${k}`),
+    );
+    assert.deepEqual(log.usersOf(log.address("192.0.2.2")), ["admin"]);
+    // u0 to u9 and admin were numbered; the 990 names after them were not.
+    assert.equal(log.users.id("a name not seen"), 11);
+    // With details (scan --ban's evidence), every failure keeps its user.
+    const detailed = new FailureLog({ details: true });
+    for (let k = 0; k < 30; k++) detailed.add(failure("192.0.2.1", k, { user: `u${k}` }));
+    assert.equal(detailed.users.id("a name not seen"), 30);
+  });
+
+  it("lists again, after going back to a mark, only the users still counted", () => {
+    const log = new FailureLog();
+    log.add(failure("192.0.2.1", 0, { user: "kept" }));
+    const mark = log.mark();
+    for (let k = 0; k < 12; k++) log.add(failure("192.0.2.1", k, { user: `gone${k}` }));
+    log.rollback(mark);
+    log.add(failure("192.0.2.1", 1, { user: "after" }));
+    assert.deepEqual(log.usersOf(log.address("192.0.2.1")), ["kept", "after"]);
+  });
+});
+
 describe("scan's replay", () => {
   it("reports the same bans whether it stops at each address's first ban or replays everything", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sipban-replay-"));

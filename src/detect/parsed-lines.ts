@@ -42,6 +42,8 @@ export interface ParsedFailureSink {
   readonly reasons: Numbering;
   readonly services: Numbering;
   readonly users: Numbering;
+  /** False when a user name tried from the address can no longer be listed: -1 will do. */
+  userMatters(offender: number): boolean;
   /** Adds a failure of one attempt: returns its index, for `count`. */
   addParsed(
     offender: number,
@@ -150,8 +152,9 @@ export class ParsedLines {
 
   /**
    * Writes into `into` (see OFFENDER, REASON_NUMBER, USER_NUMBER) the sink's numbers for the
-   * record's address, reason and user, as `read` would give their texts: false when the rule
-   * would not match (a bad address).
+   * record's address, reason and user, as `read` would give their texts (the user -1 when the
+   * sink no longer lists the address's users): false when the rule would not match (a bad
+   * address).
    */
   numbers(fields: Int32Array, at: number, chunk: Buffer, sink: ParsedFailureSink, into: Int32Array): boolean {
     const code = fields[at + RULE]!;
@@ -168,7 +171,9 @@ export class ParsedLines {
     into[OFFENDER] = offender;
     into[REASON_NUMBER] = this.reasonNumber(fields, at, chunk, sink, parsed, code);
     into[USER_NUMBER] =
-      fields[at + USER_LEN]! < 0 ? -1 : this.userNumber(fields, at, chunk, sink, parsed.userCap);
+      fields[at + USER_LEN]! < 0 || !sink.userMatters(offender)
+        ? -1
+        : this.userNumber(fields, at, chunk, sink, parsed.userCap);
     return true;
   }
 

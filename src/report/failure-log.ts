@@ -3,6 +3,9 @@ import type { FailureSeries } from "../policy/policy.js";
 import { widened } from "../util/typed-arrays.js";
 import { flatten, TextNumbers } from "./text-numbers.js";
 
+/** User names listed per address: the first distinct ones counted. */
+export const MAX_USERS = 10;
+
 /** Where a FailureLog stood (see `mark`), to go back to. */
 export interface LogMark {
   size: number;
@@ -21,7 +24,9 @@ export interface LogMark {
  * WebAssembly parser read is added when read (`addParsed`) and counted only when the split guard
  * lets it through (`count`), so that nothing is made per line. Only counted failures are
  * reported (in the order counted) and replayed (each address's in time order, ties in the order
- * counted). Every distinct user name is numbered and kept for the scan (about 120 bytes each).
+ * counted). A user name is numbered only while its address may still list it (see
+ * `userMatters`): a flood tries a new name on nearly every line, and keeping every one would
+ * cost memory without bound.
  */
 export class FailureLog {
   private size = 0;
@@ -42,6 +47,10 @@ export class FailureLog {
   private countedSize = 0;
   private readonly ips: string[] = [];
   private readonly byIp = new Map<string, number>();
+  /** MAX_USERS per address: the first distinct user names counted, by number, in that order. */
+  private userSlots = new Int32Array(256 * MAX_USERS);
+  /** By address: how many of its user slots are taken. */
+  private userCounts = new Uint8Array(256);
   readonly reasons = new TextNumbers();
   readonly services = new TextNumbers();
   readonly users = new TextNumbers();
@@ -56,6 +65,10 @@ export class FailureLog {
     let index = this.byIp.get(ip);
     if (index === undefined) {
       index = this.ips.length;
+      if (index === this.userCounts.length) {
+        this.userCounts = widened(this.userCounts, index * 2);
+        this.userSlots = widened(this.userSlots, index * 2 * MAX_USERS);
+      }
       const copy = flatten(ip);
       this.ips.push(copy);
       this.byIp.set(copy, index);
@@ -77,15 +90,34 @@ export class FailureLog {
     return this.ips.length;
   }
 
+  /**
+   * True when a user name tried from the address may still be listed (it has fewer than
+   * MAX_USERS counted), or when every failure's user is kept (details): otherwise a failure's
+   * user need not be numbered (-1 does).
+   */
+  userMatters(offender: number): boolean {
+    return this.details !== null || this.userCounts[offender]! < MAX_USERS;
+  }
+
+  /** The user names listed for the address: the first MAX_USERS distinct ones counted. */
+  usersOf(offender: number): string[] {
+    const list: string[] = [];
+    const base = offender * MAX_USERS;
+    for (let k = base; k < base + this.userCounts[offender]!; k++)
+      list.push(this.users.text(this.userSlots[k]!));
+    return list;
+  }
+
   /** Adds and counts one of the detector's events. */
   add(e: FailureEvent): void {
+    const offender = this.address(e.ip);
     const i = this.addParsed(
-      this.address(e.ip),
+      offender,
       e.time,
       e.weight,
       this.reasons.id(e.reason),
       this.services.id(e.service),
-      e.user === undefined ? -1 : this.users.id(e.user),
+      e.user === undefined || !this.userMatters(offender) ? -1 : this.users.id(e.user),
     );
     this.attempts[i] = e.attempts;
     this.marks[2 * i + 1] = e.instant ? Number.POSITIVE_INFINITY : e.weight * e.attempts;
@@ -125,6 +157,18 @@ export class FailureLog {
     if (this.countedSize === this.counted.length)
       this.counted = widened(this.counted, this.counted.length * 2);
     this.counted[this.countedSize++] = index;
+    const user = this.userIds[index]!;
+    if (user !== -1) this.listUser(this.offenders[index]!, user);
+  }
+
+  /** Lists the user for the address if it has a free slot and does not list it yet. */
+  private listUser(offender: number, user: number): void {
+    const base = offender * MAX_USERS;
+    const count = this.userCounts[offender]!;
+    if (count === MAX_USERS) return;
+    for (let k = base; k < base + count; k++) if (this.userSlots[k] === user) return;
+    this.userSlots[base + count] = user;
+    this.userCounts[offender] = count + 1;
   }
 
   /** Where the log stands now. */
@@ -138,6 +182,12 @@ export class FailureLog {
     this.size = mark.size;
     this.countedSize = mark.counted;
     for (const ip of this.ips.splice(mark.addresses)) this.byIp.delete(ip);
+    // The users listed again from what is still counted.
+    this.userCounts.fill(0);
+    for (let k = 0; k < this.countedSize; k++) {
+      const i = this.counted[k]!;
+      if (this.userIds[i] !== -1) this.listUser(this.offenders[i]!, this.userIds[i]!);
+    }
   }
 
   /** Failures counted. */

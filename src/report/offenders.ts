@@ -2,7 +2,6 @@ import type { Service } from "../detect/event.js";
 import type { Decision } from "../policy/policy.js";
 import type { FailureLog } from "./failure-log.js";
 
-const MAX_USERS = 10;
 /** Reasons kept in an address's own slots; more go to a list of their own (rare). */
 const REASON_SLOTS = 4;
 /** More than there are services. */
@@ -27,8 +26,8 @@ export interface Offender {
  * Sums a scan's failures per address for the offender table, from the failure log's columns of
  * numbers, in the order the failures were counted (reasons, services and users are listed in
  * the order first seen). What is summed per address lives in columns indexed by the address's
- * number (see FailureLog.address): reasons and services by number in slots, the first ten user
- * names by number.
+ * number (see FailureLog.address): reasons and services by number in slots. The user names
+ * listed are the log's own (see FailureLog.usersOf).
  */
 export class OffenderReport {
   private readonly capacity: number;
@@ -42,9 +41,6 @@ export class OffenderReport {
   /** REASON_SLOTS per address: reason number + 1 (0: free), and its count. */
   private readonly reasonIds: Int32Array;
   private readonly reasonCounts: Float64Array;
-  /** MAX_USERS per address: the user names' numbers, the first `userCounts[k]` of them set. */
-  private readonly userIds: Int32Array;
-  private readonly userCounts: Uint8Array;
   private readonly banAt: Float64Array;
   /** Reasons past an address's slots, by address: [reason number, count] pairs. */
   private readonly moreReasons = new Map<number, number[]>();
@@ -60,23 +56,14 @@ export class OffenderReport {
     this.serviceIds = new Uint8Array(n * SERVICE_SLOTS);
     this.reasonIds = new Int32Array(n * REASON_SLOTS);
     this.reasonCounts = new Float64Array(n * REASON_SLOTS);
-    this.userIds = new Int32Array(n * MAX_USERS);
-    this.userCounts = new Uint8Array(n);
     this.banAt = new Float64Array(n).fill(Number.NaN);
-    log.forEachCounted((offender, time, attempts, reason, service, user) =>
-      this.add(offender, time, attempts, reason, service, user),
+    log.forEachCounted((offender, time, attempts, reason, service) =>
+      this.add(offender, time, attempts, reason, service),
     );
   }
 
   /** Counts one failure. */
-  private add(
-    index: number,
-    time: number,
-    attempts: number,
-    reason: number,
-    service: number,
-    user: number,
-  ): void {
+  private add(index: number, time: number, attempts: number, reason: number, service: number): void {
     this.failures += attempts;
     if (this.seen[index] === 0) {
       this.seen[index] = 1;
@@ -89,7 +76,6 @@ export class OffenderReport {
     this.failureCounts[index]! += attempts;
     this.countReason(index, reason, attempts);
     this.addService(index, service);
-    if (user !== -1 && this.userCounts[index]! < MAX_USERS) this.addUser(index, user);
   }
 
   ipOf(index: number): string {
@@ -196,14 +182,6 @@ export class OffenderReport {
     if (k !== -1) this.serviceIds[k] = service + 1;
   }
 
-  private addUser(index: number, user: number): void {
-    const base = index * MAX_USERS;
-    const count = this.userCounts[index]!;
-    for (let k = base; k < base + count; k++) if (this.userIds[k] === user) return;
-    this.userIds[base + count] = user;
-    this.userCounts[index] = count + 1;
-  }
-
   reasonsOf(index: number): Array<[string, number]> {
     const list: Array<[string, number]> = [];
     for (let k = index * REASON_SLOTS; k < (index + 1) * REASON_SLOTS && this.reasonIds[k] !== 0; k++)
@@ -214,10 +192,7 @@ export class OffenderReport {
   }
 
   usersOf(index: number): string[] {
-    const list: string[] = [];
-    for (let k = index * MAX_USERS; k < index * MAX_USERS + this.userCounts[index]!; k++)
-      list.push(this.log.users.text(this.userIds[k]!));
-    return list;
+    return this.log.usersOf(index);
   }
 
   servicesOf(index: number): Service[] {
