@@ -229,7 +229,7 @@ describe("scan --ban from cron", () => {
     assert.equal((await run(["unban", "203.0.113.9"])).code, 0);
     const again = await run(["scan", "--ban", log]);
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, /^1 ban\(s\) were applied before and lifted since: not applied again\.$/m);
+    assert.match(again.stdout, /^1 ban was applied before and lifted since: not applied again\.$/m);
     assert.deepEqual(await banned(), []);
     // New failures after the lifted ban would have ended (1h) are new evidence, decided as a
     // second ban would be on the first run: the earlier run's record of the first ban must not

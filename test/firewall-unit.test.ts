@@ -43,7 +43,7 @@ describe("dry-run backend", () => {
     assert.deepEqual(await fw.status(), {
       present: true,
       entries: 1,
-      detail: "dry-run: nothing in the kernel is changed; 1 address(es) would be banned",
+      detail: "dry-run: nothing in the kernel is changed; 1 address would be banned",
     });
     await fw.teardown();
     assert.equal((await fw.status()).present, false);

@@ -185,10 +185,7 @@ describe("sipban scan", () => {
     const none = await scan([unknown]);
     assert.equal(none.code, 0);
     assert.match(none.stdout, /^No failures found\.$/m);
-    assert.match(
-      none.stdout,
-      /^Note: 1 line\(s\) look like failures but matched no rule \(see --explain\)\.$/m,
-    );
+    assert.match(none.stdout, /^Note: 1 line looks like a failure but matched no rule \(see --explain\)\.$/m);
     // A date in a layout sipban does not know: counted, but at the file's time, and said so.
     const odd = join(dir, "odd-dates.log");
     writeFileSync(
@@ -199,7 +196,7 @@ describe("sipban scan", () => {
     assert.equal(undated.code, 0);
     assert.match(
       undated.stdout,
-      /^Note: 1 line\(s\) without a date sipban can read \(Kamailio's stderr has none\), counted at the last dated line or the file's last change\.$/m,
+      /^Note: 1 line without a date sipban can read \(Kamailio's stderr has none\), counted at the last dated line or the file's last change\.$/m,
     );
   });
 
@@ -223,7 +220,7 @@ describe("sipban scan", () => {
     };
     const { code, stdout, stderr } = await result;
     assert.equal(code, 0, stderr);
-    assert.match(stdout, /^84 lines read from 1 file\(s\): 41 failures/);
+    assert.match(stdout, /^84 lines read from 1 file: 41 failures/);
   });
 
   it("refuses a named pipe its user may not read, as it refuses a file, with exit code 2", {
@@ -257,7 +254,30 @@ describe("sipban scan", () => {
     assert.equal(code, 0, stderr);
     assert.equal(
       stdout.split("\n")[0],
-      "1 line read from 1 file(s): 1 failure from 1 address(es); 1 would be banned (1 failure within 10m).",
+      "1 line read from 1 file: 1 failure from 1 address; 1 would be banned (1 failure within 10m).",
+    );
+  });
+
+  it("says more than one in the plural, with the verb to match", async (t) => {
+    const dir = tempDir(t, "sipban-");
+    const failure = (ip: string) =>
+      `[Mar  5 10:00:01] NOTICE[1] chan_sip.c: Registration from '<sip:1@h>' failed for '${ip}:5060' - Wrong password`;
+    // Two lines that hold the rule's key phrase but match no rule.
+    const odd = "[Mar  5 10:00:02] NOTICE[1] chan_sip.c: Registration from '<sip:1@h>' failed for 'x' - Odd";
+    const first = join(dir, "a.log");
+    const second = join(dir, "b.log");
+    writeFileSync(first, `${failure("198.51.100.7")}\n${odd}\n`);
+    writeFileSync(second, `${failure("198.51.100.8")}\n${odd}\n`);
+    const { code, stdout, stderr } = await scan([first, second]);
+    assert.equal(code, 0, stderr);
+    const lines = stdout.split("\n");
+    assert.equal(
+      lines[0],
+      "4 lines read from 2 files: 2 failures from 2 addresses; 0 would be banned (5 failures within 10m).",
+    );
+    assert.ok(
+      lines.includes("Note: 2 lines look like failures but matched no rule (see --explain)."),
+      stdout,
     );
   });
 

@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { buildRules } from "../detect/ruleset.js";
+import { counted } from "../util/counted.js";
 import { configFile, resolveConfig } from "./config-option.js";
 
 /** `sipban check-config` and `sipban config-schema`. */
@@ -13,8 +14,8 @@ export function registerConfigCommands(program: Command): void {
       const config = await resolveConfig(file);
       const rules = buildRules(config.detect);
       console.log(
-        `${file ?? "no configuration file, the built-in defaults"}: OK (${rules.length} rules, ${config.sources.length} source(s), ` +
-          `${config.allowlist.length} allowlist entr${config.allowlist.length === 1 ? "y" : "ies"}, backend ${config.firewall.backend})`,
+        `${file ?? "no configuration file, the built-in defaults"}: OK (${counted(rules.length, "rule")}, ${counted(config.sources.length, "source")}, ` +
+          `${counted(config.allowlist.length, "allowlist entry", "allowlist entries")}, backend ${config.firewall.backend})`,
       );
     });
 

@@ -7,6 +7,7 @@ import { createBackend } from "../firewall/backend.js";
 import { normalizeIp } from "../net/address.js";
 import { Allowlist } from "../policy/allowlist.js";
 import { StateStore } from "../store/state.js";
+import { counted } from "../util/counted.js";
 
 const DEFAULT_STATE = "/var/lib/sipban/sipban.db";
 
@@ -69,7 +70,7 @@ export async function describeFirewall(
   const status = await ctx.backend.status();
   const recorded = ctx.store.countActiveBans(Date.now());
   return {
-    line: `${ctx.backend.name}: ${status.present ? "in place" : "not set up"}, ${status.entries} address(es) in the kernel, ${recorded} active ban(s) recorded`,
+    line: `${ctx.backend.name}: ${status.present ? "in place" : "not set up"}, ${counted(status.entries, "address", "addresses")} in the kernel, ${counted(recorded, "active ban")} recorded`,
     present: status.present,
     detail: status.detail,
   };

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { Config } from "../config/schema.js";
 import { InputError } from "../sources/file-reader.js";
+import { counted } from "../util/counted.js";
 import { resolveConfig } from "./config-option.js";
 import type { BanContext } from "./context.js";
 
@@ -30,7 +31,7 @@ export function registerFirewallCommands(program: Command): void {
         }
         const result = await ctx.manager.reconcile(now);
         console.log(
-          `firewall ready (${ctx.backend.name}): ${result.added} ban(s) added, ${result.removed} stale removed, ${result.kept} in place`,
+          `firewall ready (${ctx.backend.name}): ${counted(result.added, "ban")} added, ${result.removed} stale removed, ${result.kept} in place`,
         );
       }),
     );

@@ -4,6 +4,7 @@ import type { LineOutcome } from "../detect/detector.js";
 import { durationProblem, formatMs, parseDuration } from "../policy/policy.js";
 import { type ScanResult, scanFiles } from "../report/scan-files.js";
 import { InputError } from "../sources/file-reader.js";
+import { counted } from "../util/counted.js";
 import { resolveConfig } from "./config-option.js";
 import type { BanContext } from "./context.js";
 import { clip, formatTime, printable, table } from "./format.js";
@@ -109,13 +110,15 @@ function print(
 function renderApplied(applied: Awaited<ReturnType<typeof applyDecisions>>): string {
   const count = (why: string) => applied.skipped.filter((s) => s.why === why).length;
   const lines = [
-    `Banned ${applied.added.length} address(es)${applied.added.length ? `: ${applied.added.map((b) => b.ip).join(", ")}` : ""}.`,
+    `Banned ${counted(applied.added.length, "address", "addresses")}${applied.added.length ? `: ${applied.added.map((b) => b.ip).join(", ")}` : ""}.`,
   ];
   if (count("already banned")) lines.push(`${count("already banned")} already banned: left as they are.`);
   if (count("already over"))
-    lines.push(`${count("already over")} ban(s) would already have ended by now: not applied.`);
+    lines.push(`${counted(count("already over"), "ban")} would already have ended by now: not applied.`);
   if (count("lifted before"))
-    lines.push(`${count("lifted before")} ban(s) were applied before and lifted since: not applied again.`);
+    lines.push(
+      `${counted(count("lifted before"), "ban")} ${count("lifted before") === 1 ? "was" : "were"} applied before and lifted since: not applied again.`,
+    );
   if (count("allowlisted") + count("protected"))
     lines.push(`${count("allowlisted") + count("protected")} allowlisted or protected: never banned.`);
   return lines.join("\n");
@@ -139,33 +142,31 @@ function explainLine(line: string, o: LineOutcome): string {
   }
 }
 
-/** "1 failure", "2 failures", "1,500 failures". */
-function counted(count: number, noun: string): string {
-  return `${count.toLocaleString("en")} ${noun}${count === 1 ? "" : "s"}`;
-}
-
 function renderTable(result: ScanResult, policy: PolicyView): string {
   const offenders = result.report.offenders();
   const banned = offenders.filter((o) => o.wouldBan).length;
   const head =
-    `${counted(result.linesRead, "line")} read from ${result.files.length} file(s): ` +
-    `${counted(result.report.failures, "failure")} from ${offenders.length.toLocaleString("en")} address(es); ` +
+    `${counted(result.linesRead, "line")} read from ${counted(result.files.length, "file")}: ` +
+    `${counted(result.report.failures, "failure")} from ${counted(offenders.length, "address", "addresses")}; ` +
     `${banned.toLocaleString("en")} would be banned (${counted(policy.maxretry, "failure")} within ${formatMs(policy.findtime)}).`;
   const notes: string[] = [];
   const s = result.stats;
-  const n = (count: number) => count.toLocaleString("en");
-  if (s.injections) notes.push(`${n(s.injections)} log injection attempt(s) caught`);
+  if (s.injections) notes.push(`${counted(s.injections, "log injection attempt")} caught`);
   if (s.ambiguous)
-    notes.push(`${n(s.ambiguous)} crafted line(s) with more than one possible address ignored`);
+    notes.push(`${counted(s.ambiguous, "crafted line")} with more than one possible address ignored`);
   if (s.unmatched)
-    notes.push(`${n(s.unmatched)} line(s) look like failures but matched no rule (see --explain)`);
-  if (s.duplicates) notes.push(`${n(s.duplicates)} attempt(s) logged twice, counted once`);
+    notes.push(
+      s.unmatched === 1
+        ? "1 line looks like a failure but matched no rule (see --explain)"
+        : `${counted(s.unmatched, "line")} look like failures but matched no rule (see --explain)`,
+    );
+  if (s.duplicates) notes.push(`${counted(s.duplicates, "attempt")} logged twice, counted once`);
   if (result.allowlisted)
-    notes.push(`${n(result.allowlisted)} failure(s) from allowlisted addresses, never banned`);
-  if (s.oversized) notes.push(`${n(s.oversized)} oversized line(s) skipped`);
+    notes.push(`${counted(result.allowlisted, "failure")} from allowlisted addresses, never banned`);
+  if (s.oversized) notes.push(`${counted(s.oversized, "oversized line")} skipped`);
   if (s.undated)
     notes.push(
-      `${n(s.undated)} line(s) without a date sipban can read (Kamailio's stderr has none), counted at the last dated line or the file's last change`,
+      `${counted(s.undated, "line")} without a date sipban can read (Kamailio's stderr has none), counted at the last dated line or the file's last change`,
     );
   const noteLines = notes.length ? ["", ...notes.map((n) => `Note: ${n}.`)] : [];
   // The notes matter most when nothing was found: they say what was seen but not counted.

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { formatMs } from "../policy/policy.js";
+import { counted } from "../util/counted.js";
 import { resolveConfig } from "./config-option.js";
 
 /** `sipban status`: the daemon's state, or the firewall's and the store's when none runs. */
@@ -28,13 +29,15 @@ export function registerStatus(program: Command): void {
         `sipban running (pid ${daemon.pid}, up ${formatMs(Math.round(Number(daemon.uptimeMs) / 1000) * 1000)}), backend ${daemon.backend}`,
       );
       console.log(
-        `${daemon.activeBans} active ban(s), ${daemon.bansApplied} made since start, ${daemon.failuresSeen} failure(s) seen, ${daemon.tracked} address(es) counted`,
+        `${counted(Number(daemon.activeBans), "active ban")}, ${Number(daemon.bansApplied).toLocaleString("en")} made since start, ${counted(Number(daemon.failuresSeen), "failure")} seen, ${counted(Number(daemon.tracked), "address", "addresses")} counted`,
       );
       for (const s of daemon.sources as Array<Record<string, unknown>>) {
         const read =
           s.linesRead !== undefined ? `${s.linesRead} lines read` : `${s.blocks} event blocks read`;
         const odd = s.unmatched !== undefined ? `${s.unmatched} unmatched` : `${s.rejected} rejected`;
-        console.log(`  ${s.name}: ${s.state}, ${read}, ${s.injections} injection attempt(s), ${odd}`);
+        console.log(
+          `  ${s.name}: ${s.state}, ${read}, ${counted(Number(s.injections), "injection attempt")}, ${odd}`,
+        );
       }
     });
 }

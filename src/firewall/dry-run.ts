@@ -1,4 +1,5 @@
 import type { Writable } from "node:stream";
+import { counted } from "../util/counted.js";
 import type { BackendSettings, BanEntry, FirewallBackend, FirewallStatus } from "./backend.js";
 import { ipsByFamily, pendingBans } from "./entries.js";
 import type { PortRange } from "./ports.js";
@@ -50,7 +51,7 @@ export class DryRunBackend implements FirewallBackend {
     return {
       present: this.ready,
       entries,
-      detail: `dry-run: nothing in the kernel is changed; ${entries} address(es) would be banned`,
+      detail: `dry-run: nothing in the kernel is changed; ${counted(entries, "address", "addresses")} would be banned`,
     };
   }
 

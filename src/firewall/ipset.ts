@@ -1,4 +1,5 @@
 import { ipFamily, normalizeIp } from "../net/address.js";
+import { counted } from "../util/counted.js";
 import type { BackendSettings, BanEntry, FirewallBackend, FirewallStatus } from "./backend.js";
 import { notSetUp, type RunCommand, toolSaid } from "./command.js";
 import { ipsByFamily, pendingBans, remainingMs } from "./entries.js";
@@ -110,8 +111,8 @@ export class IpsetBackend implements FirewallBackend {
       entries,
       detail:
         missing.length === 0
-          ? `ipset: ${entries} address(es) banned in ${this.setName(4)} and ${this.setName(6)}`
-          : `ipset: missing ${missing.join(", ")} (${entries} address(es) banned)`,
+          ? `ipset: ${counted(entries, "address", "addresses")} banned in ${this.setName(4)} and ${this.setName(6)}`
+          : `ipset: missing ${missing.join(", ")} (${counted(entries, "address", "addresses")} banned)`,
     };
   }
 

@@ -1,4 +1,5 @@
 import { normalizeIp } from "../net/address.js";
+import { counted } from "../util/counted.js";
 import type { BackendSettings, BanEntry, FirewallBackend, FirewallStatus } from "./backend.js";
 import type { RunCommand } from "./command.js";
 import { ipsByFamily, pendingBans } from "./entries.js";
@@ -81,8 +82,8 @@ export class IptablesBackend implements FirewallBackend {
       entries,
       detail:
         missing.length === 0
-          ? `iptables: ${entries} address(es) banned in raw chain ${chain} (lifted on time by sipban, not the kernel)`
-          : `iptables: missing ${missing.join(", ")} (${entries} address(es) banned)`,
+          ? `iptables: ${counted(entries, "address", "addresses")} banned in raw chain ${chain} (lifted on time by sipban, not the kernel)`
+          : `iptables: missing ${missing.join(", ")} (${counted(entries, "address", "addresses")} banned)`,
     };
   }
 

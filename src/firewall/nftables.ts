@@ -1,4 +1,5 @@
 import { normalizeIp } from "../net/address.js";
+import { counted } from "../util/counted.js";
 import type { BackendSettings, BanEntry, FirewallBackend, FirewallStatus } from "./backend.js";
 import { notSetUp, type RunCommand, toolSaid } from "./command.js";
 import { ipsByFamily, pendingBans, remainingMs } from "./entries.js";
@@ -105,7 +106,7 @@ export class NftablesBackend implements FirewallBackend {
       ...(table.rules === this.dropRules().length ? [] : ["its drop rules as configured"]),
     ];
     const { v4, v6 } = table.elements;
-    const held = `${v4.length} IPv4 and ${v6.length} IPv6 address(es) banned`;
+    const held = `${v4.length.toLocaleString("en")} IPv4 and ${counted(v6.length, "IPv6 address", "IPv6 addresses")} banned`;
     return {
       present: missing.length === 0,
       entries: v4.length + v6.length,
