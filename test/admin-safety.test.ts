@@ -110,7 +110,7 @@ describe("a user who is not root", () => {
     assert.equal(status.code, 1, status.stderr);
     assert.match(
       status.stderr,
-      /: permission denied: the control socket is root's \(run sipban as root\)\n$/,
+      /: permission denied: only root may reach the daemon's control socket \(run sipban as root\)\n$/,
     );
     assert.equal(status.stdout, "");
   });

@@ -95,6 +95,16 @@ export class ControlServer {
 /** The longest unix socket path Linux keeps whole (sun_path holds 108 bytes with the NUL). */
 const MAX_SOCKET_PATH = 107;
 
+/**
+ * Said when the user may not reach the socket: whether a daemon listens there cannot be told
+ * either (the directory may be closed to them).
+ */
+function notYours(path: string): Error {
+  return new Error(
+    `${path}: permission denied: only root may reach the daemon's control socket (run sipban as root)`,
+  );
+}
+
 /** The inode of the socket at `path`; -1 when something else is there, null when nothing is. */
 function socketInode(path: string): number | null {
   try {
@@ -103,8 +113,7 @@ function socketInode(path: string): number | null {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return null;
-    if (code === "EACCES")
-      throw new Error(`${path}: permission denied: the control socket is root's (run sipban as root)`);
+    if (code === "EACCES") throw notYours(path);
     throw err;
   }
 }
@@ -137,8 +146,7 @@ export function controlRequest(
     socket.on("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       if (err.code === "ENOENT" || err.code === "ECONNREFUSED") resolve(null);
-      else if (err.code === "EACCES")
-        reject(new Error(`${path}: permission denied: the control socket is root's (run sipban as root)`));
+      else if (err.code === "EACCES") reject(notYours(path));
       else reject(err);
     });
   });

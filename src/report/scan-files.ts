@@ -1,10 +1,11 @@
+import type { FileHandle } from "node:fs/promises";
 import type { Config } from "../config/schema.js";
 import { Detector, type DetectorStats, emptyStats, type LineOutcome, ReadAgain } from "../detect/detector.js";
 import type { Rule } from "../detect/rule.js";
 import { buildRules } from "../detect/ruleset.js";
 import { Allowlist } from "../policy/allowlist.js";
 import { BanPolicy, type Decision, policyConfig } from "../policy/policy.js";
-import { checkInput, scanInput } from "../sources/file-reader.js";
+import { checkInput, openInput, scanInput } from "../sources/file-reader.js";
 import { LineScanner } from "../sources/line-scanner.js";
 import { FailureLog } from "./failure-log.js";
 import { OffenderReport } from "./offenders.js";
@@ -59,13 +60,18 @@ export async function scanFiles(
   let linesRead = 0;
   for (const { path, mtime, again } of inputs) {
     const mark = log.mark();
+    // A file that may be read again is opened once, so that both readings read the same file
+    // (a rotation in between would put another one at its path).
+    const handle = again ? await openInput(path) : undefined;
     let file: FileScan;
     try {
-      file = await scanFile(path, mtime, rules, config, log, options, again);
+      file = await scanFile(path, handle, mtime, rules, config, log, options, again);
     } catch (err) {
       if (!(err instanceof ReadAgain)) throw err;
       log.rollback(mark);
-      file = await scanFile(path, mtime, rules, config, log, options, false);
+      file = await scanFile(path, handle, mtime, rules, config, log, options, false);
+    } finally {
+      await handle?.close();
     }
     linesRead += file.linesRead;
     for (const key of Object.keys(totals) as Array<keyof DetectorStats>) totals[key] += file.stats[key];
@@ -107,10 +113,11 @@ interface FileScan {
 /**
  * Reads one file's failures into `log`. `numbersOnly`: the failures of the lines the WebAssembly
  * parser reads go into the log as numbers, without an event each; the file may then have to be
- * read again (see ReadAgain).
+ * read again (see ReadAgain). `handle`: the file, open (see scanInput).
  */
 async function scanFile(
   path: string,
+  handle: FileHandle | undefined,
   mtime: number,
   rules: readonly Rule[],
   config: Config,
@@ -134,7 +141,7 @@ async function scanFile(
     (e) => log.add(e),
   );
   const scanner = new LineScanner((sample) => detector.literalsFor(sample), detector);
-  await scanInput(path, scanner);
+  await scanInput(path, scanner, handle);
   detector.flush();
   const stats = { ...detector.stats };
   stats.oversized += scanner.oversized;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type FSWatcher, watch } from "node:fs";
+import { constants, type FSWatcher, watch } from "node:fs";
 import { type FileHandle, open, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
@@ -308,10 +308,9 @@ export class FileFollower {
   private async openFile(path: string): Promise<Tracked | null> {
     let handle: FileHandle;
     try {
-      // A named pipe's open waits for a writer, and would hold the source (and its shutdown)
-      // for as long: look before opening.
-      if (!(await stat(path)).isFile()) throw notRegularFile(path);
-      handle = await open(path, "r");
+      // A named pipe's open would wait for a writer, and hold the source (and its shutdown) for
+      // as long: opened without waiting, and refused below. Reads of a regular file never wait.
+      handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw describe(err, path, "open");

@@ -1,5 +1,5 @@
-import { createReadStream } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
+import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import type { LineScanner } from "./line-scanner.js";
 
@@ -10,30 +10,36 @@ export class InputError extends Error {}
 
 /**
  * Reads a whole log (a plain file, a rotated `.gz`, or `-` for standard input) through a
- * LineScanner in large chunks, carrying a partial last line over to the next chunk.
+ * LineScanner in large chunks, carrying a partial last line over to the next chunk. `opened`: the
+ * file, already open (see openInput), read from its start whatever was read of it before: a
+ * file read twice must be the same file both times, even if it is rotated in between.
  */
-export async function scanInput(path: string, scanner: LineScanner): Promise<void> {
+export async function scanInput(path: string, scanner: LineScanner, opened?: FileHandle): Promise<void> {
   if (path === "-") return scanStream(process.stdin, scanner);
-  if (path.endsWith(".gz")) {
-    // The file's own stream ends with the scan, however it ends (a scanner that stops it, or
-    // asks for the file again, would otherwise leave it open), and its errors are the gunzip's.
-    const file = createReadStream(path);
-    const gunzip = file.pipe(createGunzip());
-    file.once("error", (err) => gunzip.destroy(err));
-    try {
-      return await scanStream(gunzip, scanner, path);
-    } finally {
-      file.destroy();
-    }
-  }
-  const handle = await openInput(path);
+  const handle = opened ?? (await openInput(path));
   try {
+    if (path.endsWith(".gz")) {
+      // The file's stream ends with the scan, however it ends (a scanner that stops it, or asks
+      // for the file again, would otherwise leave it reading), and its errors are the gunzip's.
+      // Not the handle's own stream: that one closes the handle when it ends.
+      const file = Readable.from(chunksOf(handle, opened ? 0 : null));
+      const gunzip = file.pipe(createGunzip());
+      file.once("error", (err) => gunzip.destroy(err));
+      try {
+        return await scanStream(gunzip, scanner, path);
+      } finally {
+        file.destroy();
+      }
+    }
     const buf = Buffer.allocUnsafe(CHUNK * 2);
     const state: ReadState = { skipping: false };
     let filled = 0;
     let first = true;
+    // A handle opened here may be a named pipe, which is read where it stands.
+    let position: number | null = opened ? 0 : null;
     for (;;) {
-      const { bytesRead } = await handle.read(buf, filled, buf.length - filled, null);
+      const { bytesRead } = await handle.read(buf, filled, buf.length - filled, position);
+      if (position !== null) position += bytesRead;
       if (first) {
         rejectBinary(buf.subarray(0, bytesRead), path);
         first = false;
@@ -44,7 +50,18 @@ export async function scanInput(path: string, scanner: LineScanner): Promise<voi
     }
     scanRest(buf, filled, scanner, state);
   } finally {
-    await handle.close();
+    if (!opened) await handle.close();
+  }
+}
+
+/** The file's bytes from `from` (null: where it stands, as a named pipe is read), a chunk at a time. */
+async function* chunksOf(handle: FileHandle, from: number | null): AsyncGenerator<Buffer> {
+  for (let position = from; ; ) {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    const { bytesRead } = await handle.read(buf, 0, CHUNK, position);
+    if (bytesRead === 0) return;
+    if (position !== null) position += bytesRead;
+    yield buf.subarray(0, bytesRead);
   }
 }
 
@@ -78,7 +95,7 @@ export async function checkInput(path: string): Promise<InputInfo> {
 }
 
 /** Opens an input for reading; what stops it is an InputError with words for the user. */
-async function openInput(path: string) {
+export async function openInput(path: string): Promise<FileHandle> {
   try {
     return await open(path, "r");
   } catch (err) {
