@@ -212,6 +212,18 @@ describe("dry-run", () => {
     assert.deepEqual(report.banned.added, ["203.0.113.9"]);
     assert.match(result.stderr, /dry-run: would ban 203\.0\.113\.9 until /);
   });
+
+  it("has its firewall status say that it looks at no kernel, not that the firewall is not set up", async (t) => {
+    const { config } = setup(t);
+    const run = cli(config);
+    assert.equal((await run(["ban", "203.0.113.9"])).code, 0);
+    const status = await run(["firewall", "status"]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.equal(
+      status.stdout,
+      "dry-run: nothing in the kernel is changed or looked at; 1 active ban recorded\n",
+    );
+  });
 });
 
 describe("scan --ban from cron", () => {

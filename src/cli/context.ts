@@ -67,8 +67,15 @@ export async function withBanContext<T>(config: Config, work: (ctx: BanContext) 
 export async function describeFirewall(
   ctx: BanContext,
 ): Promise<{ line: string; present: boolean; detail: string }> {
-  const status = await ctx.backend.status();
   const recorded = ctx.store.countActiveBans(Date.now());
+  // A dry-run has nothing in the kernel to find: "not set up" would send the admin to set it up.
+  if (ctx.backend.name === "dry-run")
+    return {
+      line: `dry-run: nothing in the kernel is changed or looked at; ${counted(recorded, "active ban")} recorded`,
+      present: true,
+      detail: "",
+    };
+  const status = await ctx.backend.status();
   return {
     line: `${ctx.backend.name}: ${status.present ? "in place" : "not set up"}, ${counted(status.entries, "address", "addresses")} in the kernel, ${counted(recorded, "active ban")} recorded`,
     present: status.present,
