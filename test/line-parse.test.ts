@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
@@ -10,7 +10,7 @@ import type { FailureEvent } from "../src/detect/event.js";
 import type { Rule } from "../src/detect/rule.js";
 import { builtinRules } from "../src/detect/rules/index.js";
 import { buildRules } from "../src/detect/ruleset.js";
-import { FailureLog } from "../src/report/failure-log.js";
+import { FailureLog, type LogMark } from "../src/report/failure-log.js";
 import { scanFiles } from "../src/report/scan-files.js";
 import { LineScanner } from "../src/sources/line-scanner.js";
 import { WasmLineSearch } from "../src/sources/line-search.js";
@@ -24,6 +24,7 @@ import { tempDir } from "./helpers/temp-dir.js";
 process.env.TZ = "UTC";
 
 const REFERENCE = Date.parse("2024-03-10T12:00:00Z");
+const rollback = FailureLog.prototype.rollback;
 const wasmReason = WasmLineSearch.create([Buffer.from("x")], Buffer.alloc(0))
   ? undefined
   : "no WebAssembly SIMD here";
@@ -415,6 +416,38 @@ describe("WebAssembly line parser", { skip: wasmReason }, () => {
     assert.equal(withParser.stats.duplicates, 1);
     assert.equal(withParser.failures, 20 + 30 + 2);
     assert.deepEqual(withParser, await report(false));
+  });
+
+  it("reads a file again through the same open file, though the log was rotated in between", async (t) => {
+    const dir = tempDir(t, "sipban-parse-");
+    const line = (k: number, net: string) =>
+      `[Mar  5 10:00:03] NOTICE[2] chan_sip.c: Registration from '<sip:u${k}@192.0.2.10>' failed for '${net}.${k % 50}:5060' - Wrong password`;
+    const security = `[Mar  5 10:00:03] SECURITY[1] res_security_log.c: SecurityEvent="InvalidPassword",EventTV="2024-03-05T10:00:03.000+0000",Severity="Error",Service="SIP",EventVersion="2",AccountID="1001",SessionID="0x1",LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV4/UDP/198.51.100.44/5060",Challenge="1",ReceivedChallenge="1",ReceivedHash="1"`;
+    const log = (net: string) => {
+      const lines = Array.from({ length: 2000 }, (_, k) => line(k, net));
+      // The security event after failures read as numbers: the file is read again.
+      lines.splice(1500, 0, security);
+      return `${lines.join("\n")}\n`;
+    };
+    const path = join(dir, "messages");
+    writeFileSync(path, log("198.51.100"));
+    // The rotation comes when the log forgets the first reading, just before the second.
+    let rotated = false;
+    t.mock.method(FailureLog.prototype, "rollback", function (this: FailureLog, mark: LogMark) {
+      rotated = true;
+      writeFileSync(join(dir, "new"), log("203.0.113"));
+      renameSync(join(dir, "new"), path);
+      return rollback.call(this, mark);
+    });
+    const result = await scanFiles([path], defaultConfig());
+    assert.ok(rotated, "the file was read again");
+    const ips = result.report.offenders().map((o) => o.ip);
+    assert.ok(ips.length > 0);
+    assert.deepEqual(
+      ips.filter((ip) => !ip.startsWith("198.51.100.")),
+      [],
+      "every address from the file first read",
+    );
   });
 
   it("closes each rotated .gz file it reads again", async (t) => {

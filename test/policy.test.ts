@@ -19,6 +19,12 @@ describe("ban policy", () => {
     assert.equal(d.ip, "203.0.113.5");
     assert.equal(d.until - d.at, DEFAULT_POLICY.bantimeMs);
     assert.equal(d.evidence.failures, 5);
+    assert.equal(d.reason, "5 failures within 10m");
+  });
+
+  it("says a ban on one failure in the singular", () => {
+    const p = new BanPolicy({ ...DEFAULT_POLICY, maxretry: 1 }, allowlist());
+    assert.equal(p.onFailure(failure("203.0.113.5", 0))?.reason, "1 failure within 10m");
   });
 
   it("forgets failures older than findtime", () => {

@@ -112,7 +112,10 @@ function renderApplied(applied: Awaited<ReturnType<typeof applyDecisions>>): str
   const lines = [
     `Banned ${counted(applied.added.length, "address", "addresses")}${applied.added.length ? `: ${applied.added.map((b) => b.ip).join(", ")}` : ""}.`,
   ];
-  if (count("already banned")) lines.push(`${count("already banned")} already banned: left as they are.`);
+  if (count("already banned"))
+    lines.push(
+      `${count("already banned")} already banned: left as ${count("already banned") === 1 ? "it is" : "they are"}.`,
+    );
   if (count("already over"))
     lines.push(`${counted(count("already over"), "ban")} would already have ended by now: not applied.`);
   if (count("lifted before"))

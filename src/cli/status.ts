@@ -33,7 +33,9 @@ export function registerStatus(program: Command): void {
       );
       for (const s of daemon.sources as Array<Record<string, unknown>>) {
         const read =
-          s.linesRead !== undefined ? `${s.linesRead} lines read` : `${s.blocks} event blocks read`;
+          s.linesRead !== undefined
+            ? `${counted(Number(s.linesRead), "line")} read`
+            : `${counted(Number(s.blocks), "event block")} read`;
         const odd = s.unmatched !== undefined ? `${s.unmatched} unmatched` : `${s.rejected} rejected`;
         console.log(
           `  ${s.name}: ${s.state}, ${read}, ${counted(Number(s.injections), "injection attempt")}, ${odd}`,

@@ -106,7 +106,7 @@ export class NftablesBackend implements FirewallBackend {
       ...(table.rules === this.dropRules().length ? [] : ["its drop rules as configured"]),
     ];
     const { v4, v6 } = table.elements;
-    const held = `${v4.length.toLocaleString("en")} IPv4 and ${counted(v6.length, "IPv6 address", "IPv6 addresses")} banned`;
+    const held = `${counted(v4.length + v6.length, "address", "addresses")} banned (${v4.length.toLocaleString("en")} IPv4, ${v6.length.toLocaleString("en")} IPv6)`;
     return {
       present: missing.length === 0,
       entries: v4.length + v6.length,

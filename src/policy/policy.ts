@@ -1,5 +1,6 @@
 import type { Config } from "../config/schema.js";
 import type { FailureEvent } from "../detect/event.js";
+import { counted } from "../util/counted.js";
 import type { Allowlist } from "./allowlist.js";
 
 export interface PolicyConfig {
@@ -205,7 +206,7 @@ export class BanPolicy {
       until,
       reason: event.instant
         ? event.reason
-        : `${c.failures} failures within ${formatMs(this.config.findtimeMs)}`,
+        : `${counted(c.failures, "failure")} within ${formatMs(this.config.findtimeMs)}`,
       offence: previous + 1,
       evidence: {
         failures: c.failures,

@@ -309,7 +309,10 @@ export class FileFollower {
     let handle: FileHandle;
     try {
       // A named pipe's open would wait for a writer, and hold the source (and its shutdown) for
-      // as long: opened without waiting, and refused below. Reads of a regular file never wait.
+      // as long; opening one, or a device, can also disturb whoever uses it: look first. Opened
+      // without waiting all the same, for a pipe put at the path since (refused below); for a
+      // regular file that only matters while another process holds a lease on it (EAGAIN: retried).
+      if (!(await stat(path)).isFile()) throw notRegularFile(path);
       handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;

@@ -4,6 +4,7 @@ import { createGunzip } from "node:zlib";
 import type { LineScanner } from "./line-scanner.js";
 
 const CHUNK = 1 << 20;
+const GZ_CHUNK = 1 << 16;
 
 /** A file that cannot be scanned, with words for the user. */
 export class InputError extends Error {}
@@ -57,8 +58,9 @@ export async function scanInput(path: string, scanner: LineScanner, opened?: Fil
 /** The file's bytes from `from` (null: where it stands, as a named pipe is read), a chunk at a time. */
 async function* chunksOf(handle: FileHandle, from: number | null): AsyncGenerator<Buffer> {
   for (let position = from; ; ) {
-    const buf = Buffer.allocUnsafe(CHUNK);
-    const { bytesRead } = await handle.read(buf, 0, CHUNK, position);
+    // A file stream's size: the gunzip stream holds several, and a pipe gives no more at a time.
+    const buf = Buffer.allocUnsafe(GZ_CHUNK);
+    const { bytesRead } = await handle.read(buf, 0, GZ_CHUNK, position);
     if (bytesRead === 0) return;
     if (position !== null) position += bytesRead;
     yield buf.subarray(0, bytesRead);
