@@ -2,8 +2,9 @@
 // WebAssembly search for the rules' literals, the line count, and each line found decoded (the
 // part the Node floor, bench/floor.ts, compares with); with --detect, also the detector as scan
 // runs it (the WebAssembly parser, layouts, rules, split guard, pairing), but no counting per
-// address, policy or report.
-//   node dist/bench/line-search-only.js [--detect] FILE   -> prints "<lines> <lines found> <events>"
+// address, policy or report; with --parse, the WebAssembly parser too, but nothing done with what
+// it read (a line it could not read is decoded).
+//   node dist/bench/line-search-only.js [--detect|--parse] FILE   -> prints "<lines> <lines found> <events>"
 import { pathToFileURL } from "node:url";
 import { defaultConfig } from "../src/config/defaults.js";
 import { Detector } from "../src/detect/detector.js";
@@ -14,12 +15,16 @@ import { LineScanner } from "../src/sources/line-scanner.js";
 export async function searchOnly(
   path: string,
   detect: boolean,
+  parseOnly = false,
 ): Promise<{ lines: number; found: number; events: number }> {
   let found = 0;
   let events = 0;
-  const detector = new Detector({ rules: buildRules(defaultConfig().detect), parsedLines: detect }, () => {
-    events++;
-  });
+  const detector = new Detector(
+    { rules: buildRules(defaultConfig().detect), parsedLines: detect || parseOnly },
+    () => {
+      events++;
+    },
+  );
   const scanner = new LineScanner((sample) => detector.literalsFor(sample), {
     line: (text, offset) => {
       found++;
@@ -27,6 +32,10 @@ export async function searchOnly(
     },
     parser: detector.parser,
     parsed: (fields, at, chunk, offset, length) => {
+      if (parseOnly) {
+        found++;
+        return true;
+      }
       const took = detector.parsed(fields, at, chunk, offset, length);
       if (took) found++;
       return took;
@@ -40,12 +49,13 @@ export async function searchOnly(
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2);
   const detect = args[0] === "--detect";
-  const file = detect ? args[1] : args[0];
+  const parseOnly = args[0] === "--parse";
+  const file = detect || parseOnly ? args[1] : args[0];
   if (!file) {
-    process.stderr.write("usage: line-search-only [--detect] FILE\n");
+    process.stderr.write("usage: line-search-only [--detect|--parse] FILE\n");
     process.exitCode = 2;
   } else {
-    const { lines, found, events } = await searchOnly(file, detect);
+    const { lines, found, events } = await searchOnly(file, detect, parseOnly);
     process.stdout.write(`${lines} ${found} ${events}\n`);
   }
 }

@@ -189,6 +189,13 @@ export async function run(): Promise<void> {
       samples: [],
     },
     {
+      name: "sipban's search + parser",
+      argv: [node, join(ROOT, "dist/bench/line-search-only.js"), "--parse", logPath],
+      timeoutMs: 60_000,
+      lines: truth.lines,
+      samples: [],
+    },
+    {
       name: "sipban's search + detector",
       argv: [node, join(ROOT, "dist/bench/line-search-only.js"), "--detect", logPath],
       timeoutMs: 60_000,
