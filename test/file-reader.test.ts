@@ -5,17 +5,16 @@ import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { openInput, scanInput } from "../src/sources/file-reader.js";
 import { LineScanner } from "../src/sources/line-scanner.js";
+import { failureLine } from "./helpers/log-lines.js";
 import { tempDir } from "./helpers/temp-dir.js";
-
-const failure = (ip: string) =>
-  `[Mar  5 10:00:01] NOTICE[1] chan_sip.c: Registration from '<sip:1@h>' failed for '${ip}:5060' - Wrong password\n`;
 
 describe("scanInput", () => {
   for (const gz of [false, true]) {
     it(`reads an open ${gz ? ".gz " : ""}file from its start each time, even once another file has taken its path`, async (t) => {
       const dir = tempDir(t, "sipban-");
       const path = join(dir, gz ? "messages.1.gz" : "messages");
-      const write = (to: string, ip: string) => writeFileSync(to, gz ? gzipSync(failure(ip)) : failure(ip));
+      const write = (to: string, ip: string) =>
+        writeFileSync(to, gz ? gzipSync(failureLine(ip)) : failureLine(ip));
       write(path, "198.51.100.7");
       const handle = await openInput(path);
       const lines = async () => {

@@ -25,6 +25,8 @@ process.env.TZ = "UTC";
 
 const REFERENCE = Date.parse("2024-03-10T12:00:00Z");
 const rollback = FailureLog.prototype.rollback;
+/** A security event for an attempt from 198.51.100.44: after failures read as numbers, it has a file read again. */
+const SECURITY_EVENT = `[Mar  5 10:00:03] SECURITY[1] res_security_log.c: SecurityEvent="InvalidPassword",EventTV="2024-03-05T10:00:03.000+0000",Severity="Error",Service="SIP",EventVersion="2",AccountID="1001",SessionID="0x1",LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV4/UDP/198.51.100.44/5060",Challenge="1",ReceivedChallenge="1",ReceivedHash="1"`;
 const wasmReason = WasmLineSearch.create([Buffer.from("x")], Buffer.alloc(0))
   ? undefined
   : "no WebAssembly SIMD here";
@@ -393,7 +395,6 @@ describe("WebAssembly line parser", { skip: wasmReason }, () => {
     const dir = tempDir(t, "sipban-parse-");
     const line = (ip: string, user: string) =>
       `[Mar  5 10:00:03] NOTICE[2] chan_sip.c: Registration from '<sip:${user}@192.0.2.10>' failed for '${ip}:5060' - Wrong password`;
-    const security = `[Mar  5 10:00:03] SECURITY[1] res_security_log.c: SecurityEvent="InvalidPassword",EventTV="2024-03-05T10:00:03.000+0000",Severity="Error",Service="SIP",EventVersion="2",AccountID="1001",SessionID="0x1",LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV4/UDP/198.51.100.44/5060",Challenge="1",ReceivedChallenge="1",ReceivedHash="1"`;
     const first = join(dir, "messages.1");
     const second = join(dir, "messages");
     writeFileSync(
@@ -401,7 +402,7 @@ describe("WebAssembly line parser", { skip: wasmReason }, () => {
       `${Array.from({ length: 20 }, (_, k) => line("198.51.100.7", `u${k}`)).join("\n")}\n`,
     );
     const lines = Array.from({ length: 30 }, (_, k) => line(`198.51.100.${k % 3}`, `v${k}`));
-    lines.push(line("198.51.100.44", "1001"), security, line("198.51.100.7", "w"));
+    lines.push(line("198.51.100.44", "1001"), SECURITY_EVENT, line("198.51.100.7", "w"));
     writeFileSync(second, `${lines.join("\n")}\n`);
     const report = async (parsedLines: boolean) => {
       const r = await scanFiles([first, second], defaultConfig(), { parsedLines });
@@ -422,11 +423,10 @@ describe("WebAssembly line parser", { skip: wasmReason }, () => {
     const dir = tempDir(t, "sipban-parse-");
     const line = (k: number, net: string) =>
       `[Mar  5 10:00:03] NOTICE[2] chan_sip.c: Registration from '<sip:u${k}@192.0.2.10>' failed for '${net}.${k % 50}:5060' - Wrong password`;
-    const security = `[Mar  5 10:00:03] SECURITY[1] res_security_log.c: SecurityEvent="InvalidPassword",EventTV="2024-03-05T10:00:03.000+0000",Severity="Error",Service="SIP",EventVersion="2",AccountID="1001",SessionID="0x1",LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV4/UDP/198.51.100.44/5060",Challenge="1",ReceivedChallenge="1",ReceivedHash="1"`;
     const log = (net: string) => {
       const lines = Array.from({ length: 2000 }, (_, k) => line(k, net));
       // The security event after failures read as numbers: the file is read again.
-      lines.splice(1500, 0, security);
+      lines.splice(1500, 0, SECURITY_EVENT);
       return `${lines.join("\n")}\n`;
     };
     const path = join(dir, "messages");
@@ -455,10 +455,9 @@ describe("WebAssembly line parser", { skip: wasmReason }, () => {
     const dir = tempDir(t, "sipban-parse-");
     const line = (k: number) =>
       `[Mar  5 10:00:03] NOTICE[2] chan_sip.c: Registration from '<sip:u${k}@192.0.2.10>' failed for '198.51.100.${k % 200}:5060' - Wrong password`;
-    const security = `[Mar  5 10:00:03] SECURITY[1] res_security_log.c: SecurityEvent="InvalidPassword",EventTV="2024-03-05T10:00:03.000+0000",Severity="Error",Service="SIP",EventVersion="2",AccountID="1001",SessionID="0x1",LocalAddress="IPV4/UDP/192.0.2.10/5060",RemoteAddress="IPV4/UDP/198.51.100.44/5060",Challenge="1",ReceivedChallenge="1",ReceivedHash="1"`;
     // Long enough that the file is still being read when the security event asks for it again.
     const lines = Array.from({ length: 20_000 }, (_, k) => line(k));
-    lines.splice(100, 0, security);
+    lines.splice(100, 0, SECURITY_EVENT);
     const gz = gzipSync(`${lines.join("\n")}\n`);
     const paths = Array.from({ length: 10 }, (_, k) => join(dir, `messages.${k + 1}.gz`));
     for (const path of paths) writeFileSync(path, gz);

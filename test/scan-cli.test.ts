@@ -18,6 +18,7 @@ import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { DEFAULT_PARAMS, generate } from "../bench/generate-log.js";
 import { type CommandResult, NOBODY, nobodyCannotRun, runCommand } from "./helpers/command.js";
+import { failureLine } from "./helpers/log-lines.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -260,14 +261,12 @@ describe("sipban scan", () => {
 
   it("says more than one in the plural, with the verb to match", async (t) => {
     const dir = tempDir(t, "sipban-");
-    const failure = (ip: string) =>
-      `[Mar  5 10:00:01] NOTICE[1] chan_sip.c: Registration from '<sip:1@h>' failed for '${ip}:5060' - Wrong password`;
     // Two lines that hold the rule's key phrase but match no rule.
     const odd = "[Mar  5 10:00:02] NOTICE[1] chan_sip.c: Registration from '<sip:1@h>' failed for 'x' - Odd";
     const first = join(dir, "a.log");
     const second = join(dir, "b.log");
-    writeFileSync(first, `${failure("198.51.100.7")}\n${odd}\n`);
-    writeFileSync(second, `${failure("198.51.100.8")}\n${odd}\n`);
+    writeFileSync(first, `${failureLine("198.51.100.7")}${odd}\n`);
+    writeFileSync(second, `${failureLine("198.51.100.8")}${odd}\n`);
     const { code, stdout, stderr } = await scan([first, second]);
     assert.equal(code, 0, stderr);
     const lines = stdout.split("\n");
