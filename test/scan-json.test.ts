@@ -49,7 +49,7 @@ function stringified(result: ScanResult, extra: Record<string, unknown> = {}): s
 
 function written(result: ScanResult, extra?: Record<string, unknown>): { text: string; pieces: number } {
   const pieces: string[] = [];
-  writeScanJson((t) => pieces.push(t), result, POLICY, extra);
+  writeScanJson((t) => pieces.push(typeof t === "string" ? t : t.toString("utf8")), result, POLICY, extra);
   return { text: pieces.join(""), pieces: pieces.length };
 }
 

@@ -1,5 +1,6 @@
 import { formatMs } from "../policy/policy.js";
 import type { OffenderReport } from "../report/offenders.js";
+import { writeOffendersJson } from "../report/offenders-json.js";
 import type { ScanResult } from "../report/scan-files.js";
 import { isoTime } from "./format.js";
 
@@ -16,22 +17,42 @@ export interface PolicyView {
  * them). `extra` fields follow the report's own. Ends with a newline.
  */
 export function writeScanJson(
-  write: (text: string) => void,
+  write: (text: string | Buffer) => void,
   result: ScanResult,
   policy: PolicyView,
   extra: Record<string, unknown> = {},
 ): void {
   const report = result.report;
-  let pending = `{\n  "linesRead": ${number(result.linesRead)},\n  "failures": ${number(report.failures)},\n  "offenders": [`;
-  const order = report.ranked();
-  const quote = new QuotedTexts();
-  // A few dozen offenders at a time: short-lived strings cost the garbage collector nearly
-  // nothing, where one long text built up (or objects for all) is copied over and over.
-  for (let k = 0; k < order.length; k++) {
-    pending += (k === 0 ? "\n" : ",\n") + offender(report, order[k]!, quote);
-    if (pending.length >= 16_384) {
-      write(pending);
-      pending = "";
+  const head = `{\n  "linesRead": ${number(result.linesRead)},\n  "failures": ${number(report.failures)},\n  "offenders": [`;
+  // The WebAssembly writer, unless a reason must be moved ahead of others (see inPropertyOrder).
+  const log = report.failureLog;
+  let hasIndexKey = false;
+  for (let id = 0; id < log.reasons.size; id++) hasIndexKey ||= isArrayIndex(log.reasons.text(id));
+  let pending = head;
+  let count: number | undefined;
+  if (!hasIndexKey) {
+    count = writeOffendersJson(
+      report,
+      (bytes) => {
+        if (pending !== "") write(pending);
+        pending = "";
+        write(bytes);
+      },
+      PIECE,
+    );
+  }
+  if (count === undefined) {
+    const order = report.ranked();
+    count = order.length;
+    const quote = new QuotedTexts();
+    // A few dozen offenders at a time: short-lived strings cost the garbage collector nearly
+    // nothing, where one long text built up (or objects for all) is copied over and over.
+    for (let k = 0; k < order.length; k++) {
+      pending += (k === 0 ? "\n" : ",\n") + offender(report, order[k]!, quote);
+      if (pending.length >= PIECE) {
+        write(pending);
+        pending = "";
+      }
     }
   }
   const rest = JSON.stringify(
@@ -46,8 +67,11 @@ export function writeScanJson(
     2,
   );
   // The rest's fields sit at the top level too: its text without its opening brace.
-  write(`${pending}${order.length === 0 ? "]," : "\n  ],"}${rest.slice(1)}\n`);
+  write(`${pending}${count === 0 ? "]," : "\n  ],"}${rest.slice(1)}\n`);
 }
+
+/** About how much is written at a time. */
+const PIECE = 16_384;
 
 /**
  * Texts as JSON strings, each quoted once: the same reasons, services and user names recur

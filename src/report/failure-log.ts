@@ -108,6 +108,14 @@ export class FailureLog {
     return list;
   }
 
+  /**
+   * The user names listed, as columns by address number: how many (userCounts) and, MAX_USERS
+   * per address, their numbers (userSlots). Not to be changed.
+   */
+  userColumns(): { userCounts: Uint8Array; userSlots: Int32Array } {
+    return { userCounts: this.userCounts, userSlots: this.userSlots };
+  }
+
   /** Adds and counts one of the detector's events. */
   add(e: FailureEvent): void {
     const offender = this.address(e.ip);

@@ -3,9 +3,26 @@ import type { Decision } from "../policy/policy.js";
 import type { FailureLog } from "./failure-log.js";
 
 /** Reasons kept in an address's own slots; more go to a list of their own (rare). */
-const REASON_SLOTS = 4;
+export const REASON_SLOTS = 4;
 /** More than there are services. */
-const SERVICE_SLOTS = 16;
+export const SERVICE_SLOTS = 16;
+
+/** The report's columns, by address number (see OffenderReport), for writers that read them whole. */
+export interface OffenderColumns {
+  failures: Float64Array;
+  firstSeen: Float64Array;
+  lastSeen: Float64Array;
+  /** NaN: no ban. */
+  banAt: Float64Array;
+  seen: Uint8Array;
+  /** REASON_SLOTS per address: reason number + 1 (0: free), and its count. */
+  reasonIds: Int32Array;
+  reasonCounts: Float64Array;
+  /** SERVICE_SLOTS per address: service number + 1 (0: free). */
+  serviceIds: Uint8Array;
+  /** The reasons past an address's slots, by address number: [reason number, count] pairs. */
+  moreReasons: ReadonlyMap<number, readonly number[]>;
+}
 
 /** What one address did, as `scan` reports it. */
 export interface Offender {
@@ -111,6 +128,26 @@ export class OffenderReport {
   }
 
   // Each offender's parts by its index (see `ranked`), for writers that make no Offender each.
+
+  /** The columns themselves, not to be changed. */
+  columns(): OffenderColumns {
+    return {
+      failures: this.failureCounts,
+      firstSeen: this.firstSeen,
+      lastSeen: this.lastSeen,
+      banAt: this.banAt,
+      seen: this.seen,
+      reasonIds: this.reasonIds,
+      reasonCounts: this.reasonCounts,
+      serviceIds: this.serviceIds,
+      moreReasons: this.moreReasons,
+    };
+  }
+
+  /** The failure log the report sums (its addresses and texts by number). */
+  get failureLog(): FailureLog {
+    return this.log;
+  }
 
   failuresOf(index: number): number {
     return this.failureCounts[index]!;

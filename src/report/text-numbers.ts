@@ -31,6 +31,11 @@ export class TextNumbers {
   text(id: number): string {
     return this.texts[id]!;
   }
+
+  /** Texts numbered so far: their numbers are 0 to size - 1. */
+  get size(): number {
+    return this.texts.length;
+  }
 }
 
 /** A copy of `text` that shares no memory with the string it was cut from. */

@@ -1,0 +1,232 @@
+import { readFileSync } from "node:fs";
+import { MAX_USERS } from "./failure-log.js";
+import { type OffenderReport, REASON_SLOTS, SERVICE_SLOTS } from "./offenders.js";
+
+/**
+ * The offender list of `scan --json` written in WebAssembly (assembly/offenders-json.ts) from the
+ * report's columns: the same text as src/cli/scan-json.ts writes, at a fraction of the cost (a
+ * writer in JavaScript runs once, on thousands of offenders, mostly before it is compiled).
+ */
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  dataEnd(): number;
+  setup(
+    n: number,
+    failures: number,
+    firstSeen: number,
+    lastSeen: number,
+    banAt: number,
+    seen: number,
+    reasonIds: number,
+    reasonCounts: number,
+    serviceIds: number,
+    userCounts: number,
+    userSlots: number,
+    ipTexts: number,
+    reasonTexts: number,
+    serviceTexts: number,
+    userTexts: number,
+    moreReasons: number,
+  ): void;
+  rank(order: number, scratch: number): number;
+  writable(order: number, n: number): number;
+  write(order: number, from: number, n: number, into: number, limit: number, written: number): number;
+}
+
+let compiled: WebAssembly.Module | null | undefined;
+
+function wasmModule(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    try {
+      compiled = new WebAssembly.Module(
+        readFileSync(new URL("../../assembly/offenders-json.wasm", import.meta.url)),
+      );
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+const PAGE = 65_536;
+
+/**
+ * Writes the report's offenders as the elements of `scan --json`'s "offenders" list, in the
+ * report's order (see OffenderReport.ranked), in pieces of about `pieceBytes`; each piece is
+ * passed to `write` as bytes of its own. Returns how many offenders were written, or undefined,
+ * having written nothing, when this cannot write them as the JavaScript writer does: no
+ * WebAssembly here, a count that is not a whole number, a date outside years 0 to 9999.
+ */
+export function writeOffendersJson(
+  report: OffenderReport,
+  write: (bytes: Buffer) => void,
+  pieceBytes: number,
+): number | undefined {
+  const module = wasmModule();
+  const columns = report.columns();
+  if (module === null) return undefined;
+  const wasm = new WebAssembly.Instance(module, {}).exports as unknown as Exports;
+  const log = report.failureLog;
+  const { userCounts, userSlots } = log.userColumns();
+  const n = columns.seen.length;
+
+  // The columns, the tables of where each text is, the order and its scratch, then the texts.
+  let at = align8(wasm.dataEnd());
+  const place = (bytes: number) => {
+    const start = at;
+    at = align8(at + bytes);
+    return start;
+  };
+  const failuresAt = place(8 * n);
+  const firstSeenAt = place(8 * n);
+  const lastSeenAt = place(8 * n);
+  const banAtAt = place(8 * n);
+  const reasonCountsAt = place(8 * REASON_SLOTS * n);
+  const reasonIdsAt = place(4 * REASON_SLOTS * n);
+  const userSlotsAt = place(4 * MAX_USERS * n);
+  const ipTextsAt = place(8 * n);
+  const reasonTextsAt = place(8 * log.reasons.size);
+  const serviceTextsAt = place(8 * log.services.size);
+  const userTextsAt = place(8 * log.users.size);
+  // The reasons past an address's slots: per address, where its entries start and how many;
+  // per entry, its reason number and (8 bytes on) its count.
+  let moreCount = 0;
+  for (const pairs of columns.moreReasons.values()) moreCount += pairs.length / 2;
+  const moreReasonsAt = place(8 * n);
+  const moreEntriesAt = place(16 * moreCount);
+  const orderAt = place(4 * n);
+  const scratchAt = place(4 * n);
+  const writtenAt = place(4);
+  const seenAt = place(n);
+  const userCountsAt = place(n);
+  const serviceIdsAt = place(SERVICE_SLOTS * n);
+  const memory = new Memory(wasm.memory, at);
+  memory.reserve(0);
+  new Float64Array(memory.buffer, failuresAt, n).set(columns.failures);
+  new Float64Array(memory.buffer, firstSeenAt, n).set(columns.firstSeen);
+  new Float64Array(memory.buffer, lastSeenAt, n).set(columns.lastSeen);
+  new Float64Array(memory.buffer, banAtAt, n).set(columns.banAt);
+  new Float64Array(memory.buffer, reasonCountsAt, REASON_SLOTS * n).set(columns.reasonCounts);
+  new Int32Array(memory.buffer, reasonIdsAt, REASON_SLOTS * n).set(columns.reasonIds);
+  new Int32Array(memory.buffer, userSlotsAt, MAX_USERS * n).set(userSlots.subarray(0, MAX_USERS * n));
+  new Uint8Array(memory.buffer, seenAt, n).set(columns.seen);
+  new Uint8Array(memory.buffer, userCountsAt, n).set(userCounts.subarray(0, n));
+  new Uint8Array(memory.buffer, serviceIdsAt, SERVICE_SLOTS * n).set(columns.serviceIds);
+  let entry = 0;
+  for (const [i, pairs] of columns.moreReasons) {
+    memory.setPair(moreReasonsAt + 8 * i, moreEntriesAt + 16 * entry, pairs.length / 2);
+    for (let k = 0; k < pairs.length; k += 2, entry++) {
+      memory.setPair(moreEntriesAt + 16 * entry, pairs[k]!, 0);
+      new Float64Array(memory.buffer, moreEntriesAt + 16 * entry + 8, 1)[0] = pairs[k + 1]!;
+    }
+  }
+
+  // Each text as a JSON string, once: every address, reason and service, and the users listed.
+  let longest = 0;
+  const put = (table: number, id: number, text: string) => {
+    const length = memory.put(JSON.stringify(text));
+    memory.setPair(table + 8 * id, memory.end - length, length);
+    longest = Math.max(longest, length);
+  };
+  for (let i = 0; i < n; i++) put(ipTextsAt, i, log.ipOf(i));
+  const longestIp = longest;
+  for (let id = 0; id < log.reasons.size; id++) put(reasonTextsAt, id, log.reasons.text(id));
+  for (let id = 0; id < log.services.size; id++) put(serviceTextsAt, id, log.services.text(id));
+  const listed = new Uint8Array(log.users.size);
+  for (let i = 0; i < n; i++) {
+    for (let k = i * MAX_USERS; k < i * MAX_USERS + userCounts[i]!; k++) {
+      const id = userSlots[k]!;
+      if (listed[id] === 0) {
+        listed[id] = 1;
+        put(userTextsAt, id, log.users.text(id));
+      }
+    }
+  }
+
+  wasm.setup(
+    n,
+    failuresAt,
+    firstSeenAt,
+    lastSeenAt,
+    banAtAt,
+    seenAt,
+    reasonIdsAt,
+    reasonCountsAt,
+    serviceIdsAt,
+    userCountsAt,
+    userSlotsAt,
+    ipTextsAt,
+    reasonTextsAt,
+    serviceTextsAt,
+    userTextsAt,
+    moreReasonsAt,
+  );
+  let mostReasons = REASON_SLOTS;
+  for (const pairs of columns.moreReasons.values())
+    mostReasons = Math.max(mostReasons, REASON_SLOTS + pairs.length / 2);
+  const count = wasm.rank(orderAt, scratchAt);
+  if (wasm.writable(orderAt, count) === 0) return undefined;
+  // A piece ends after the offender that passes pieceBytes: room for one more of the largest.
+  const largest = 1024 + longestIp + (mostReasons + MAX_USERS + SERVICE_SLOTS) * (longest + 32);
+  const outAt = align8(memory.end);
+  memory.reserveTo(outAt + pieceBytes + largest);
+  for (let k = 0; k < count; ) {
+    k = wasm.write(orderAt, k, count, outAt, pieceBytes, writtenAt);
+    const bytes = new Uint32Array(memory.buffer, writtenAt, 1)[0]!;
+    // A copy: the next piece is written over this one, and a pipe may not have taken it yet.
+    write(Buffer.from(new Uint8Array(memory.buffer, outAt, bytes)));
+  }
+  return count;
+}
+
+/** The module's memory, with texts appended at its end as they come. */
+class Memory {
+  private view: Buffer;
+  private pairs: Uint32Array;
+
+  constructor(
+    private readonly memory: WebAssembly.Memory,
+    /** Where the next text goes. */
+    public end: number,
+  ) {
+    this.view = Buffer.from(memory.buffer);
+    this.pairs = new Uint32Array(memory.buffer);
+  }
+
+  get buffer(): ArrayBuffer {
+    return this.memory.buffer;
+  }
+
+  /** Makes room for `bytes` more past `end`. */
+  reserve(bytes: number): void {
+    this.reserveTo(this.end + bytes);
+  }
+
+  reserveTo(size: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (size <= have) return;
+    this.memory.grow(Math.ceil((Math.max(size, 2 * have) - have) / PAGE));
+    this.view = Buffer.from(this.memory.buffer);
+    this.pairs = new Uint32Array(this.memory.buffer);
+  }
+
+  /** Appends `text` as UTF-8 at `end`: returns its length in bytes. */
+  put(text: string): number {
+    // No UTF-16 unit takes more than 3 bytes.
+    this.reserve(3 * text.length);
+    const length = this.view.write(text, this.end, "utf8");
+    this.end += length;
+    return length;
+  }
+
+  /** Writes two u32 at `at` (aligned to 4). */
+  setPair(at: number, first: number, second: number): void {
+    this.pairs[at >> 2] = first;
+    this.pairs[(at >> 2) + 1] = second;
+  }
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
