@@ -2,6 +2,7 @@ import type { Config } from "../config/schema.js";
 import type { FailureEvent } from "../detect/event.js";
 import { counted } from "../util/counted.js";
 import type { Allowlist } from "./allowlist.js";
+import { type CountedFailures, replayFirstBans } from "./first-bans.js";
 
 export interface PolicyConfig {
   /** Failures (weighted) within `findtimeMs` that earn a ban. */
@@ -189,6 +190,20 @@ export class BanPolicy {
       if (sum >= this.config.maxretry) return now;
     }
     return undefined;
+  }
+
+  /**
+   * firstBanAt for every address of `failures` at once (each address's failures in time order,
+   * ties in the order counted), by address number (NaN: no ban); `ipOf` names an address.
+   * Replayed in WebAssembly where it runs: a scan asks it of thousands of addresses.
+   */
+  firstBans(failures: CountedFailures, ipOf: (offender: number) => string): Float64Array | undefined {
+    const skip = new Uint8Array(failures.addressCount);
+    for (let i = 0; i < skip.length; i++) skip[i] = this.allowlist.has(ipOf(i)) ? 1 : 0;
+    const replay = replayFirstBans(failures, skip, this.config.maxretry, this.config.findtimeMs);
+    if (replay === undefined) return undefined;
+    this.allowlisted += replay.skipped;
+    return replay.banAt;
   }
 
   private decide(event: FailureEvent, c: Counter, now: number): Decision {

@@ -1,4 +1,5 @@
 import { blankEvent, type FailureEvent, type Service } from "../detect/event.js";
+import type { CountedFailures } from "../policy/first-bans.js";
 import type { FailureSeries } from "../policy/policy.js";
 import { widened } from "../util/typed-arrays.js";
 import { flatten, TextNumbers } from "./text-numbers.js";
@@ -106,6 +107,17 @@ export class FailureLog {
     for (let k = base; k < base + this.userCounts[offender]!; k++)
       list.push(this.users.text(this.userSlots[k]!));
     return list;
+  }
+
+  /** The failures as columns, for a replay of them all (see replayFirstBans). Not to be changed. */
+  replayColumns(): CountedFailures {
+    return {
+      marks: this.marks.subarray(0, 2 * this.size),
+      offenders: this.offenders.subarray(0, this.size),
+      counted: this.counted.subarray(0, this.countedSize),
+      countedSize: this.countedSize,
+      addressCount: this.ips.length,
+    };
   }
 
   /**

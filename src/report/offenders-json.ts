@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { align8, reportWasm, reserveMemory } from "../util/report-wasm.js";
 import { MAX_USERS } from "./failure-log.js";
 import { type OffenderReport, REASON_SLOTS, SERVICE_SLOTS } from "./offenders.js";
 
@@ -34,23 +34,6 @@ interface Exports {
   write(order: number, from: number, n: number, into: number, limit: number, written: number): number;
 }
 
-let compiled: WebAssembly.Module | null | undefined;
-
-function wasmModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    try {
-      compiled = new WebAssembly.Module(
-        readFileSync(new URL("../../assembly/offenders-json.wasm", import.meta.url)),
-      );
-    } catch {
-      compiled = null;
-    }
-  }
-  return compiled;
-}
-
-const PAGE = 65_536;
-
 /**
  * Writes the report's offenders as the elements of `scan --json`'s "offenders" list, in the
  * report's order (see OffenderReport.ranked), in pieces of about `pieceBytes`; each piece is
@@ -63,7 +46,7 @@ export function writeOffendersJson(
   write: (bytes: Buffer) => void,
   pieceBytes: number,
 ): number | undefined {
-  const module = wasmModule();
+  const module = reportWasm();
   const columns = report.columns();
   if (module === null) return undefined;
   const wasm = new WebAssembly.Instance(module, {}).exports as unknown as Exports;
@@ -204,9 +187,8 @@ class Memory {
   }
 
   reserveTo(size: number): void {
-    const have = this.memory.buffer.byteLength;
-    if (size <= have) return;
-    this.memory.grow(Math.ceil((Math.max(size, 2 * have) - have) / PAGE));
+    if (size <= this.memory.buffer.byteLength) return;
+    reserveMemory(this.memory, size);
     this.view = Buffer.from(this.memory.buffer);
     this.pairs = new Uint32Array(this.memory.buffer);
   }
@@ -225,8 +207,4 @@ class Memory {
     this.pairs[at >> 2] = first;
     this.pairs[(at >> 2) + 1] = second;
   }
-}
-
-function align8(n: number): number {
-  return (n + 7) & ~7;
 }

@@ -89,10 +89,16 @@ export async function scanFiles(
     });
   } else {
     // The report shows an address's first ban only: when it comes is all that is asked.
-    log.forEachAddress((offender, failures) => {
-      const at = policy.firstBanAt(report.ipOf(offender), failures);
-      if (at !== undefined) report.markBanAt(offender, at);
-    });
+    const banAt = policy.firstBans(log.replayColumns(), (offender) => log.ipOf(offender));
+    if (banAt) {
+      for (let offender = 0; offender < banAt.length; offender++)
+        if (!Number.isNaN(banAt[offender]!)) report.markBanAt(offender, banAt[offender]!);
+    } else {
+      log.forEachAddress((offender, failures) => {
+        const at = policy.firstBanAt(report.ipOf(offender), failures);
+        if (at !== undefined) report.markBanAt(offender, at);
+      });
+    }
   }
   decisions.sort((a, b) => a.at - b.at);
   return {
