@@ -1,49 +1,17 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { writeScanJson } from "../src/cli/scan-json.js";
 import { emptyStats } from "../src/detect/detector.js";
-import { formatMs } from "../src/policy/policy.js";
 import { FailureLog } from "../src/report/failure-log.js";
 import { OffenderReport } from "../src/report/offenders.js";
 import { writeOffendersJson } from "../src/report/offenders-json.js";
 import type { ScanResult } from "../src/report/scan-files.js";
 import { failure } from "./helpers/events.js";
+import { HOSTILE_USERS, stringified, written } from "./helpers/scan-json.js";
 
-const POLICY = { maxretry: 5, findtime: 600_000 };
 const T0 = 1_709_632_800_000;
 
 function resultOf(report: OffenderReport): ScanResult {
   return { files: ["messages"], linesRead: 99, report, decisions: [], stats: emptyStats(), allowlisted: 0 };
-}
-
-/** The reference: the report's offenders through JSON.stringify, as scan --json once printed it. */
-function stringified(result: ScanResult): string {
-  const offenders = result.report.offenders().map((o) => {
-    const row: Record<string, unknown> = { ip: o.ip, failures: o.failures, wouldBan: o.wouldBan };
-    if (o.banAt !== undefined) row.banAt = new Date(o.banAt).toISOString();
-    row.reasons = Object.fromEntries(o.reasons);
-    row.users = o.users;
-    row.services = o.services;
-    row.firstSeen = new Date(o.firstSeen).toISOString();
-    row.lastSeen = new Date(o.lastSeen).toISOString();
-    return row;
-  });
-  const json = {
-    linesRead: result.linesRead,
-    failures: result.report.failures,
-    offenders,
-    policy: { maxretry: POLICY.maxretry, findtime: formatMs(POLICY.findtime) },
-    files: result.files,
-    skipped: result.stats,
-    allowlisted: result.allowlisted,
-  };
-  return `${JSON.stringify(json, null, 2)}\n`;
-}
-
-function written(result: ScanResult): string {
-  const pieces: string[] = [];
-  writeScanJson((t) => pieces.push(typeof t === "string" ? t : t.toString("utf8")), result, POLICY);
-  return pieces.join("");
 }
 
 /** How many offenders the WebAssembly writer wrote (undefined: it declined), and its pieces. */
@@ -55,17 +23,7 @@ function fromWasm(report: OffenderReport): { count: number | undefined; pieces: 
 
 describe("the offender list written in WebAssembly", () => {
   it("writes what JSON.stringify wrote for thousands of offenders with hostile texts and many reasons", () => {
-    const users = [
-      'x"y',
-      "back\\slash",
-      "line\nbreak",
-      "\u001b[31mred",
-      "tab\there",
-      "é",
-      "😀",
-      "\ud800",
-      "",
-    ];
+    const users = HOSTILE_USERS;
     // More than an address's reason slots hold, none of them an array index.
     const reasons = [
       "Wrong password",
@@ -98,7 +56,7 @@ describe("the offender list written in WebAssembly", () => {
     assert.equal(count, 3000);
     assert.ok(pieces.length > 10, `${pieces.length} pieces`);
     const result = resultOf(report);
-    assert.equal(written(result), stringified(result));
+    assert.equal(written(result).text, stringified(result));
   });
 
   it("writes dates across the years it can, before 1970 too, as toISOString does", () => {
@@ -112,13 +70,13 @@ describe("the offender list written in WebAssembly", () => {
     report.markBanAt(1, -86_399_999);
     assert.equal(fromWasm(report).count, times.length);
     const result = resultOf(report);
-    assert.equal(written(result), stringified(result));
+    assert.equal(written(result).text, stringified(result));
   });
 
   it("writes an empty report", () => {
     const report = new OffenderReport(new FailureLog());
     assert.deepEqual(fromWasm(report), { count: 0, pieces: [] });
-    assert.equal(written(resultOf(report)), stringified(resultOf(report)));
+    assert.equal(written(resultOf(report)).text, stringified(resultOf(report)));
   });
 
   it("declines what it cannot write alike, and writes nothing then: the JavaScript writer does", () => {
@@ -134,7 +92,7 @@ describe("the offender list written in WebAssembly", () => {
       log.add(failure("192.0.2.2", time, extra));
       const report = new OffenderReport(log);
       assert.deepEqual(fromWasm(report), { count: undefined, pieces: [] }, what);
-      assert.equal(written(resultOf(report)), stringified(resultOf(report)), what);
+      assert.equal(written(resultOf(report)).text, stringified(resultOf(report)), what);
     }
   });
 });

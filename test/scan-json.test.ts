@@ -1,14 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { writeScanJson } from "../src/cli/scan-json.js";
 import { emptyStats } from "../src/detect/detector.js";
-import { formatMs } from "../src/policy/policy.js";
 import { FailureLog } from "../src/report/failure-log.js";
 import { OffenderReport } from "../src/report/offenders.js";
 import type { ScanResult } from "../src/report/scan-files.js";
 import { failure } from "./helpers/events.js";
-
-const POLICY = { maxretry: 5, findtime: 600_000 };
+import { HOSTILE_USERS, stringified, written } from "./helpers/scan-json.js";
 
 function resultOf(report: OffenderReport): ScanResult {
   const stats = { ...emptyStats(), unmatched: 3, duplicates: 2 };
@@ -20,37 +17,6 @@ function resultOf(report: OffenderReport): ScanResult {
     stats,
     allowlisted: 4,
   };
-}
-
-/** What `scan --json` printed before it wrote offenders one by one: the object, stringified. */
-function stringified(result: ScanResult, extra: Record<string, unknown> = {}): string {
-  const offenders = result.report.offenders().map((o) => {
-    const row: Record<string, unknown> = { ip: o.ip, failures: o.failures, wouldBan: o.wouldBan };
-    if (o.banAt !== undefined) row.banAt = new Date(o.banAt).toISOString();
-    row.reasons = Object.fromEntries(o.reasons);
-    row.users = o.users;
-    row.services = o.services;
-    row.firstSeen = new Date(o.firstSeen).toISOString();
-    row.lastSeen = new Date(o.lastSeen).toISOString();
-    return row;
-  });
-  const json = {
-    linesRead: result.linesRead,
-    failures: result.report.failures,
-    offenders,
-    policy: { maxretry: POLICY.maxretry, findtime: formatMs(POLICY.findtime) },
-    files: result.files,
-    skipped: result.stats,
-    allowlisted: result.allowlisted,
-    ...extra,
-  };
-  return `${JSON.stringify(json, null, 2)}\n`;
-}
-
-function written(result: ScanResult, extra?: Record<string, unknown>): { text: string; pieces: number } {
-  const pieces: string[] = [];
-  writeScanJson((t) => pieces.push(typeof t === "string" ? t : t.toString("utf8")), result, POLICY, extra);
-  return { text: pieces.join(""), pieces: pieces.length };
 }
 
 describe("scan --json", () => {
@@ -65,17 +31,7 @@ describe("scan --json", () => {
   it("writes what JSON.stringify wrote for thousands of offenders with hostile texts, in pieces", () => {
     // User names and reasons as attackers and user rules write them: quotes, backslashes, line
     // breaks, control and escape characters, text beyond ASCII, a lone surrogate.
-    const users = [
-      'x"y',
-      "back\\slash",
-      "line\nbreak",
-      "\u001b[31mred",
-      "tab\there",
-      "é",
-      "😀",
-      "\ud800",
-      "",
-    ];
+    const users = HOSTILE_USERS;
     // Keys JSON.stringify writes first (array indexes) and ones it does not, past an address's
     // four reason slots.
     const reasons = [

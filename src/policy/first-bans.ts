@@ -1,4 +1,4 @@
-import { align8, reportWasm, reserveMemory } from "../util/report-wasm.js";
+import { Layout, reportWasm, reserveMemory } from "../util/report-wasm.js";
 
 /** A scan's failures as columns (see FailureLog.replayColumns), for a replay of them all. */
 export interface CountedFailures {
@@ -49,21 +49,16 @@ export function replayFirstBans(
   const { marks, offenders, counted, countedSize: count, addressCount: n } = failures;
   // Every failure added, counted or not, is where its index says.
   const size = offenders.length;
-  let at = align8(wasm.dataEnd());
-  const place = (bytes: number) => {
-    const start = at;
-    at = align8(at + bytes);
-    return start;
-  };
-  const marksAt = place(16 * size);
-  const banAtAt = place(8 * n);
-  const offendersAt = place(4 * size);
-  const countedAt = place(4 * count);
-  const startsAt = place(4 * (n + 1));
-  const orderAt = place(4 * count);
-  const scratchAt = place(4 * Math.max(count, n));
-  const skipAt = place(n);
-  reserveMemory(wasm.memory, at);
+  const layout = new Layout(wasm.dataEnd());
+  const marksAt = layout.place(16 * size);
+  const banAtAt = layout.place(8 * n);
+  const offendersAt = layout.place(4 * size);
+  const countedAt = layout.place(4 * count);
+  const startsAt = layout.place(4 * (n + 1));
+  const orderAt = layout.place(4 * count);
+  const scratchAt = layout.place(4 * Math.max(count, n));
+  const skipAt = layout.place(n);
+  reserveMemory(wasm.memory, layout.end);
   const buffer = wasm.memory.buffer;
   new Float64Array(buffer, marksAt, 2 * size).set(marks.subarray(0, 2 * size));
   new Int32Array(buffer, offendersAt, size).set(offenders);

@@ -1,4 +1,4 @@
-import { align8, reportWasm, reserveMemory } from "../util/report-wasm.js";
+import { align8, Layout, reportWasm, reserveMemory } from "../util/report-wasm.js";
 import { MAX_USERS } from "./failure-log.js";
 import { type OffenderReport, REASON_SLOTS, SERVICE_SLOTS } from "./offenders.js";
 
@@ -47,20 +47,16 @@ export function writeOffendersJson(
   pieceBytes: number,
 ): number | undefined {
   const module = reportWasm();
-  const columns = report.columns();
   if (module === null) return undefined;
+  const columns = report.columns();
   const wasm = new WebAssembly.Instance(module, {}).exports as unknown as Exports;
   const log = report.failureLog;
   const { userCounts, userSlots } = log.userColumns();
   const n = columns.seen.length;
 
   // The columns, the tables of where each text is, the order and its scratch, then the texts.
-  let at = align8(wasm.dataEnd());
-  const place = (bytes: number) => {
-    const start = at;
-    at = align8(at + bytes);
-    return start;
-  };
+  const layout = new Layout(wasm.dataEnd());
+  const place = (bytes: number) => layout.place(bytes);
   const failuresAt = place(8 * n);
   const firstSeenAt = place(8 * n);
   const lastSeenAt = place(8 * n);
@@ -84,7 +80,7 @@ export function writeOffendersJson(
   const seenAt = place(n);
   const userCountsAt = place(n);
   const serviceIdsAt = place(SERVICE_SLOTS * n);
-  const memory = new Memory(wasm.memory, at);
+  const memory = new Memory(wasm.memory, layout.end);
   memory.reserve(0);
   new Float64Array(memory.buffer, failuresAt, n).set(columns.failures);
   new Float64Array(memory.buffer, firstSeenAt, n).set(columns.firstSeen);

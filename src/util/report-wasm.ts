@@ -31,3 +31,20 @@ export function reserveMemory(memory: WebAssembly.Memory, size: number): void {
 export function align8(n: number): number {
   return (n + 7) & ~7;
 }
+
+/** Regions of a module's memory, placed one after another from `start`, each aligned to 8. */
+export class Layout {
+  /** Where the next region goes: past all placed so far. */
+  end: number;
+
+  constructor(start: number) {
+    this.end = align8(start);
+  }
+
+  /** Places a region of `bytes`: returns where it starts. */
+  place(bytes: number): number {
+    const start = this.end;
+    this.end = align8(start + bytes);
+    return start;
+  }
+}
