@@ -27,7 +27,11 @@ export async function warmRuns(file: string, runs: number): Promise<Array<{ scan
     const result = await scanFiles([file], config);
     const scanned = cpuMs();
     let bytes = 0;
-    writeScanJson((text) => (bytes += text.length), result, policy);
+    writeScanJson(
+      (text) => (bytes += typeof text === "string" ? Buffer.byteLength(text) : text.length),
+      result,
+      policy,
+    );
     if (bytes === 0) throw new Error("no report written");
     results.push({ scan: scanned - start, report: cpuMs() - scanned });
   }

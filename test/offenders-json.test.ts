@@ -85,6 +85,7 @@ describe("the offender list written in WebAssembly", () => {
       ["a time that is not a whole millisecond", {}, T0 + 0.5],
       ["a year past 9999", {}, 253_402_300_800_000],
       ["a year before 0", {}, -62_167_219_200_001],
+      ["a reason that is an array index", { reason: "404" }, T0],
     ];
     for (const [what, extra, time] of cases) {
       const log = new FailureLog();

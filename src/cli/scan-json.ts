@@ -1,6 +1,6 @@
 import { formatMs } from "../policy/policy.js";
 import type { OffenderReport } from "../report/offenders.js";
-import { writeOffendersJson } from "../report/offenders-json.js";
+import { isArrayIndex, writeOffendersJson } from "../report/offenders-json.js";
 import type { ScanResult } from "../report/scan-files.js";
 import { isoTime } from "./format.js";
 
@@ -24,23 +24,16 @@ export function writeScanJson(
 ): void {
   const report = result.report;
   const head = `{\n  "linesRead": ${number(result.linesRead)},\n  "failures": ${number(report.failures)},\n  "offenders": [`;
-  // The WebAssembly writer, unless a reason must be moved ahead of others (see inPropertyOrder).
-  const log = report.failureLog;
-  let hasIndexKey = false;
-  for (let id = 0; id < log.reasons.size; id++) hasIndexKey ||= isArrayIndex(log.reasons.text(id));
   let pending = head;
-  let count: number | undefined;
-  if (!hasIndexKey) {
-    count = writeOffendersJson(
-      report,
-      (bytes) => {
-        if (pending !== "") write(pending);
-        pending = "";
-        write(bytes);
-      },
-      PIECE,
-    );
-  }
+  let count = writeOffendersJson(
+    report,
+    (bytes) => {
+      if (pending !== "") write(pending);
+      pending = "";
+      write(bytes);
+    },
+    PIECE,
+  );
   if (count === undefined) {
     const order = report.ranked();
     count = order.length;
@@ -123,11 +116,6 @@ function inPropertyOrder(entries: Array<[string, number]>): Array<[string, numbe
   if (!entries.some(([key]) => isArrayIndex(key))) return entries;
   const indexes = entries.filter(([key]) => isArrayIndex(key)).sort((a, b) => Number(a[0]) - Number(b[0]));
   return [...indexes, ...entries.filter(([key]) => !isArrayIndex(key))];
-}
-
-function isArrayIndex(key: string): boolean {
-  const first = key.charCodeAt(0);
-  return first >= 0x30 && first <= 0x39 && /^(?:0|[1-9]\d{0,9})$/.test(key) && Number(key) < 4_294_967_295;
 }
 
 /** A list of texts, as a field's value. */

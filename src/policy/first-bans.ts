@@ -58,7 +58,7 @@ export function replayFirstBans(
   const orderAt = layout.place(4 * count);
   const scratchAt = layout.place(4 * Math.max(count, n));
   const skipAt = layout.place(n);
-  reserveMemory(wasm.memory, layout.end);
+  if (!reserveMemory(wasm.memory, layout.end)) return undefined;
   const buffer = wasm.memory.buffer;
   new Float64Array(buffer, marksAt, 2 * size).set(marks.subarray(0, 2 * size));
   new Int32Array(buffer, offendersAt, size).set(offenders);

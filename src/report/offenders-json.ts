@@ -39,7 +39,8 @@ interface Exports {
  * report's order (see OffenderReport.ranked), in pieces of about `pieceBytes`; each piece is
  * passed to `write` as bytes of its own. Returns how many offenders were written, or undefined,
  * having written nothing, when this cannot write them as the JavaScript writer does: no
- * WebAssembly here, a count that is not a whole number, a date outside years 0 to 9999.
+ * WebAssembly here, a reason that is an array index (JSON.stringify moves it first), a count
+ * that is not a whole number, a date outside years 0 to 9999, more than a module's memory holds.
  */
 export function writeOffendersJson(
   report: OffenderReport,
@@ -48,40 +49,41 @@ export function writeOffendersJson(
 ): number | undefined {
   const module = reportWasm();
   if (module === null) return undefined;
+  const log = report.failureLog;
+  // JSON.stringify writes keys that are array indexes first ("404" from a custom rule's reason).
+  for (let id = 0; id < log.reasons.size; id++) if (isArrayIndex(log.reasons.text(id))) return undefined;
   const columns = report.columns();
   const wasm = new WebAssembly.Instance(module, {}).exports as unknown as Exports;
-  const log = report.failureLog;
   const { userCounts, userSlots } = log.userColumns();
   const n = columns.seen.length;
 
   // The columns, the tables of where each text is, the order and its scratch, then the texts.
   const layout = new Layout(wasm.dataEnd());
-  const place = (bytes: number) => layout.place(bytes);
-  const failuresAt = place(8 * n);
-  const firstSeenAt = place(8 * n);
-  const lastSeenAt = place(8 * n);
-  const banAtAt = place(8 * n);
-  const reasonCountsAt = place(8 * REASON_SLOTS * n);
-  const reasonIdsAt = place(4 * REASON_SLOTS * n);
-  const userSlotsAt = place(4 * MAX_USERS * n);
-  const ipTextsAt = place(8 * n);
-  const reasonTextsAt = place(8 * log.reasons.size);
-  const serviceTextsAt = place(8 * log.services.size);
-  const userTextsAt = place(8 * log.users.size);
+  const failuresAt = layout.place(8 * n);
+  const firstSeenAt = layout.place(8 * n);
+  const lastSeenAt = layout.place(8 * n);
+  const banAtAt = layout.place(8 * n);
+  const reasonCountsAt = layout.place(8 * REASON_SLOTS * n);
+  const reasonIdsAt = layout.place(4 * REASON_SLOTS * n);
+  const userSlotsAt = layout.place(4 * MAX_USERS * n);
+  const ipTextsAt = layout.place(8 * n);
+  const reasonTextsAt = layout.place(8 * log.reasons.size);
+  const serviceTextsAt = layout.place(8 * log.services.size);
+  const userTextsAt = layout.place(8 * log.users.size);
   // The reasons past an address's slots: per address, where its entries start and how many;
   // per entry, its reason number and (8 bytes on) its count.
   let moreCount = 0;
   for (const pairs of columns.moreReasons.values()) moreCount += pairs.length / 2;
-  const moreReasonsAt = place(8 * n);
-  const moreEntriesAt = place(16 * moreCount);
-  const orderAt = place(4 * n);
-  const scratchAt = place(4 * n);
-  const writtenAt = place(4);
-  const seenAt = place(n);
-  const userCountsAt = place(n);
-  const serviceIdsAt = place(SERVICE_SLOTS * n);
+  const moreReasonsAt = layout.place(8 * n);
+  const moreEntriesAt = layout.place(16 * moreCount);
+  const orderAt = layout.place(4 * n);
+  const scratchAt = layout.place(4 * n);
+  const writtenAt = layout.place(4);
+  const seenAt = layout.place(n);
+  const userCountsAt = layout.place(n);
+  const serviceIdsAt = layout.place(SERVICE_SLOTS * n);
   const memory = new Memory(wasm.memory, layout.end);
-  memory.reserve(0);
+  if (!memory.reserveTo(layout.end)) return undefined;
   new Float64Array(memory.buffer, failuresAt, n).set(columns.failures);
   new Float64Array(memory.buffer, firstSeenAt, n).set(columns.firstSeen);
   new Float64Array(memory.buffer, lastSeenAt, n).set(columns.lastSeen);
@@ -103,8 +105,13 @@ export function writeOffendersJson(
 
   // Each text as a JSON string, once: every address, reason and service, and the users listed.
   let longest = 0;
+  let full = false;
   const put = (table: number, id: number, text: string) => {
     const length = memory.put(JSON.stringify(text));
+    if (length < 0) {
+      full = true;
+      return;
+    }
     memory.setPair(table + 8 * id, memory.end - length, length);
     longest = Math.max(longest, length);
   };
@@ -123,6 +130,7 @@ export function writeOffendersJson(
     }
   }
 
+  if (full) return undefined;
   wasm.setup(
     n,
     failuresAt,
@@ -149,9 +157,10 @@ export function writeOffendersJson(
   // A piece ends after the offender that passes pieceBytes: room for one more of the largest.
   const largest = 1024 + longestIp + (mostReasons + MAX_USERS + SERVICE_SLOTS) * (longest + 32);
   const outAt = align8(memory.end);
-  memory.reserveTo(outAt + pieceBytes + largest);
+  if (!memory.reserveTo(outAt + pieceBytes + largest)) return undefined;
   for (let k = 0; k < count; ) {
-    k = wasm.write(orderAt, k, count, outAt, pieceBytes, writtenAt);
+    // At least one offender a piece, however small the pieces asked.
+    k = wasm.write(orderAt, k, count, outAt, Math.max(pieceBytes, 1), writtenAt);
     const bytes = new Uint32Array(memory.buffer, writtenAt, 1)[0]!;
     // A copy: the next piece is written over this one, and a pipe may not have taken it yet.
     write(Buffer.from(new Uint8Array(memory.buffer, outAt, bytes)));
@@ -177,22 +186,19 @@ class Memory {
     return this.memory.buffer;
   }
 
-  /** Makes room for `bytes` more past `end`. */
-  reserve(bytes: number): void {
-    this.reserveTo(this.end + bytes);
-  }
-
-  reserveTo(size: number): void {
-    if (size <= this.memory.buffer.byteLength) return;
-    reserveMemory(this.memory, size);
+  /** Makes room for the memory to hold `size` bytes: false when it cannot. */
+  reserveTo(size: number): boolean {
+    if (size <= this.memory.buffer.byteLength) return true;
+    if (!reserveMemory(this.memory, size)) return false;
     this.view = Buffer.from(this.memory.buffer);
     this.pairs = new Uint32Array(this.memory.buffer);
+    return true;
   }
 
-  /** Appends `text` as UTF-8 at `end`: returns its length in bytes. */
+  /** Appends `text` as UTF-8 at `end`: returns its length in bytes (-1: the memory is full). */
   put(text: string): number {
     // No UTF-16 unit takes more than 3 bytes.
-    this.reserve(3 * text.length);
+    if (!this.reserveTo(this.end + 3 * text.length)) return -1;
     const length = this.view.write(text, this.end, "utf8");
     this.end += length;
     return length;
@@ -200,7 +206,13 @@ class Memory {
 
   /** Writes two u32 at `at` (aligned to 4). */
   setPair(at: number, first: number, second: number): void {
-    this.pairs[at >> 2] = first;
-    this.pairs[(at >> 2) + 1] = second;
+    this.pairs[at >>> 2] = first;
+    this.pairs[(at >>> 2) + 1] = second;
   }
+}
+
+/** True for a key JSON.stringify writes before the others: an array index ("0" to "4294967294"). */
+export function isArrayIndex(key: string): boolean {
+  const first = key.charCodeAt(0);
+  return first >= 0x30 && first <= 0x39 && /^(?:0|[1-9]\d{0,9})$/.test(key) && Number(key) < 4_294_967_295;
 }

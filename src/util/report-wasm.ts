@@ -21,15 +21,29 @@ export function reportWasm(): WebAssembly.Module | null {
 
 const PAGE = 65_536;
 
-/** Grows `memory` to hold at least `size` bytes (at least doubling it, when it grows). */
-export function reserveMemory(memory: WebAssembly.Memory, size: number): void {
+/** The most a module's memory can hold (wasm32): 65,536 pages. */
+export const MAX_MEMORY = 65_536 * PAGE;
+
+/**
+ * Grows `memory` to hold at least `size` bytes (doubling it when that fits): false when it
+ * cannot hold them, and the caller does the work in JavaScript.
+ */
+export function reserveMemory(memory: WebAssembly.Memory, size: number): boolean {
   const have = memory.buffer.byteLength;
-  if (size > have) memory.grow(Math.ceil((Math.max(size, 2 * have) - have) / PAGE));
+  if (size <= have) return true;
+  if (size > MAX_MEMORY) return false;
+  try {
+    memory.grow(Math.ceil((Math.min(Math.max(size, 2 * have), MAX_MEMORY) - have) / PAGE));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** `n` rounded up to a multiple of 8. */
 export function align8(n: number): number {
-  return (n + 7) & ~7;
+  // Not a bitwise mask: offsets past 2 GiB would turn negative.
+  return Math.ceil(n / 8) * 8;
 }
 
 /** Regions of a module's memory, placed one after another from `start`, each aligned to 8. */
