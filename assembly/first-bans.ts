@@ -1,7 +1,7 @@
 // When each address of a scan would first be banned: the replay of src/policy/policy.ts's
 // firstBanAt over every address's failures, in time order, as src/report/failure-log.ts groups
 // them (src/policy/first-bans.ts is the host; test/first-bans.test.ts holds the two together).
-// Compiled into one module with assembly/offenders-json.ts.
+// Compiled into one module with assembly/offenders-json.ts (which exports the module's dataEnd).
 //
 // Memory, laid out by the host; by failure index f (as the log adds them):
 //   marks:     2 × f64: the failure's time, then what it adds to the count (Infinity: bans at once)
@@ -31,7 +31,8 @@ export function firstBans(
   // Grouped by address (a counting sort), each group in the order counted.
   memory.fill(starts, 0, (<usize>addresses + 1) << 2);
   for (let k: i32 = 0; k < count; k++) {
-    const at = starts + ((<usize>offenderOf(offenders, counted, k) + 1) << 2);
+    const f = load<i32>(counted + (<usize>k << 2));
+    const at = starts + ((<usize>load<i32>(offenders + (<usize>f << 2)) + 1) << 2);
     store<i32>(at, load<i32>(at) + 1);
   }
   for (let a: i32 = 1; a <= addresses; a++) {
@@ -63,25 +64,32 @@ export function firstBans(
   return skipped;
 }
 
-function offenderOf(offenders: usize, counted: usize, k: i32): i32 {
-  return load<i32>(offenders + (<usize>load<i32>(counted + (<usize>k << 2)) << 2));
-}
-
 @inline
 function timeOf(marks: usize, f: i32): f64 {
   return load<f64>(marks + (<usize>f << 4));
+}
+
+/** What failure f adds to the count. */
+@inline
+function amountOf(marks: usize, f: i32): f64 {
+  return load<f64>(marks + (<usize>f << 4) + 8);
+}
+
+@inline
+function at(array: usize, k: i32): i32 {
+  return load<i32>(array + (<usize>k << 2));
 }
 
 /** The policy's firstBanAt: the time of the failure that earns the ban, or NaN. */
 function firstBanAt(marks: usize, order: usize, from: i32, to: i32, maxretry: f64, findtime: f64): f64 {
   let oldest = from;
   for (let k = from; k < to; k++) {
-    const now = timeOf(marks, load<i32>(order + (<usize>k << 2)));
+    const now = timeOf(marks, at(order, k));
     const horizon = now - findtime;
-    while (timeOf(marks, load<i32>(order + (<usize>oldest << 2))) < horizon) oldest++;
+    while (timeOf(marks, at(order, oldest)) < horizon) oldest++;
     let sum: f64 = 0;
     // Summed afresh in the same order as the policy, so that the same sum meets the threshold.
-    for (let j = oldest; j <= k; j++) sum += load<f64>(marks + (<usize>load<i32>(order + (<usize>j << 2)) << 4) + 8);
+    for (let j = oldest; j <= k; j++) sum += amountOf(marks, at(order, j));
     if (sum >= maxretry) return now;
   }
   return NaN;
@@ -95,7 +103,7 @@ function firstBanAt(marks: usize, order: usize, from: i32, to: i32, maxretry: f6
 function sortByTime(marks: usize, order: usize, scratch: usize, from: i32, to: i32): void {
   let sorted = true;
   for (let k = from + 1; k < to && sorted; k++)
-    sorted = !(timeOf(marks, load<i32>(order + (<usize>k << 2))) < timeOf(marks, load<i32>(order + (<usize>(k - 1) << 2))));
+    sorted = !(timeOf(marks, at(order, k)) < timeOf(marks, at(order, k - 1)));
   if (sorted) return;
   const n = to - from;
   let src = order + (<usize>from << 2);
@@ -110,10 +118,11 @@ function sortByTime(marks: usize, order: usize, scratch: usize, from: i32, to: i
         let fromA: bool;
         if (a >= middle) fromA = false;
         else if (b >= end) fromA = true;
-        // Ties (and a time that compares with nothing) keep the earlier run's first.
-        else fromA = !(timeOf(marks, load<i32>(src + (<usize>b << 2))) < timeOf(marks, load<i32>(src + (<usize>a << 2))));
+        // Ties keep the earlier run's first. (A time that is NaN, which a scan never has, may
+        // end up elsewhere than the host's sort puts it.)
+        else fromA = !(timeOf(marks, at(src, b)) < timeOf(marks, at(src, a)));
         const take = fromA ? a++ : b++;
-        store<i32>(dst + (<usize>k << 2), load<i32>(src + (<usize>take << 2)));
+        store<i32>(dst + (<usize>k << 2), at(src, take));
       }
     }
     const t = src;

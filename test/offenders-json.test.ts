@@ -23,7 +23,6 @@ function fromWasm(report: OffenderReport): { count: number | undefined; pieces: 
 
 describe("the offender list written in WebAssembly", () => {
   it("writes what JSON.stringify wrote for thousands of offenders with hostile texts and many reasons", () => {
-    const users = HOSTILE_USERS;
     // More than an address's reason slots hold, none of them an array index.
     const reasons = [
       "Wrong password",
@@ -41,7 +40,7 @@ describe("the offender list written in WebAssembly", () => {
       for (let k = 0; k <= n % 9; k++) {
         log.add(
           failure(ip, T0 + n * 1000 - k * 37, {
-            user: n % 5 === 0 ? undefined : users[(n + k) % users.length],
+            user: n % 5 === 0 ? undefined : HOSTILE_USERS[(n + k) % HOSTILE_USERS.length],
             reason: reasons[(n * 3 + k) % reasons.length]!,
             service: k % 3 === 0 ? "sip" : k % 3 === 1 ? "pjsip" : "ami",
             attempts: n % 11 === 0 ? 3 : 1,

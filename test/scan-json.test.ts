@@ -29,10 +29,7 @@ describe("scan --json", () => {
   });
 
   it("writes what JSON.stringify wrote for thousands of offenders with hostile texts, in pieces", () => {
-    // User names and reasons as attackers and user rules write them: quotes, backslashes, line
-    // breaks, control and escape characters, text beyond ASCII, a lone surrogate.
-    const users = HOSTILE_USERS;
-    // Keys JSON.stringify writes first (array indexes) and ones it does not, past an address's
+    // Reasons as user rules write them (the user names: HOSTILE_USERS). Keys JSON.stringify writes first (array indexes) and ones it does not, past an address's
     // four reason slots.
     const reasons = [
       "Wrong password",
@@ -53,7 +50,7 @@ describe("scan --json", () => {
       for (let k = 0; k <= n % 9; k++) {
         log.add(
           failure(ip, 1_709_632_800_000 + n * 1000 + k * 37, {
-            user: n % 5 === 0 ? undefined : users[(n + k) % users.length],
+            user: n % 5 === 0 ? undefined : HOSTILE_USERS[(n + k) % HOSTILE_USERS.length],
             reason: reasons[(n + k) % reasons.length]!,
             service: k % 2 === 0 ? "sip" : "pjsip",
             attempts: n % 11 === 0 ? 1.5 : 1,

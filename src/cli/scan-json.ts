@@ -23,8 +23,7 @@ export function writeScanJson(
   extra: Record<string, unknown> = {},
 ): void {
   const report = result.report;
-  const head = `{\n  "linesRead": ${number(result.linesRead)},\n  "failures": ${number(report.failures)},\n  "offenders": [`;
-  let pending = head;
+  let pending = `{\n  "linesRead": ${number(result.linesRead)},\n  "failures": ${number(report.failures)},\n  "offenders": [`;
   let count = writeOffendersJson(
     report,
     (bytes) => {

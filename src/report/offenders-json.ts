@@ -73,7 +73,11 @@ export function writeOffendersJson(
   // The reasons past an address's slots: per address, where its entries start and how many;
   // per entry, its reason number and (8 bytes on) its count.
   let moreCount = 0;
-  for (const pairs of columns.moreReasons.values()) moreCount += pairs.length / 2;
+  let mostReasons = REASON_SLOTS;
+  for (const pairs of columns.moreReasons.values()) {
+    moreCount += pairs.length / 2;
+    mostReasons = Math.max(mostReasons, REASON_SLOTS + pairs.length / 2);
+  }
   const moreReasonsAt = layout.place(8 * n);
   const moreEntriesAt = layout.place(16 * moreCount);
   const orderAt = layout.place(4 * n);
@@ -82,7 +86,7 @@ export function writeOffendersJson(
   const seenAt = layout.place(n);
   const userCountsAt = layout.place(n);
   const serviceIdsAt = layout.place(SERVICE_SLOTS * n);
-  const memory = new Memory(wasm.memory, layout.end);
+  const memory = new ModuleMemory(wasm.memory, layout.end);
   if (!memory.reserveTo(layout.end)) return undefined;
   new Float64Array(memory.buffer, failuresAt, n).set(columns.failures);
   new Float64Array(memory.buffer, firstSeenAt, n).set(columns.firstSeen);
@@ -149,9 +153,6 @@ export function writeOffendersJson(
     userTextsAt,
     moreReasonsAt,
   );
-  let mostReasons = REASON_SLOTS;
-  for (const pairs of columns.moreReasons.values())
-    mostReasons = Math.max(mostReasons, REASON_SLOTS + pairs.length / 2);
   const count = wasm.rank(orderAt, scratchAt);
   if (wasm.writable(orderAt, count) === 0) return undefined;
   // A piece ends after the offender that passes pieceBytes: room for one more of the largest.
@@ -169,7 +170,7 @@ export function writeOffendersJson(
 }
 
 /** The module's memory, with texts appended at its end as they come. */
-class Memory {
+class ModuleMemory {
   private view: Buffer;
   private pairs: Uint32Array;
 

@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import { escapeRegExp } from "../util/escape-regexp.js";
+import { wasmModule } from "../util/wasm-module.js";
 
 /**
  * Finds, in a chunk of raw log bytes, the lines that hold at least one literal, and counts all
@@ -107,20 +107,6 @@ interface Exports {
   ): number;
 }
 
-let compiled: WebAssembly.Module | null | undefined;
-
-function wasmModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    try {
-      const url = new URL("../../assembly/scan.wasm", import.meta.url);
-      compiled = new WebAssembly.Module(readFileSync(url));
-    } catch {
-      compiled = null;
-    }
-  }
-  return compiled;
-}
-
 export class WasmLineSearch implements LineSearch {
   private memory: Uint8Array;
   private words: Uint32Array;
@@ -134,7 +120,7 @@ export class WasmLineSearch implements LineSearch {
 
   /** null when WebAssembly (with SIMD) cannot run here. */
   static create(literals: readonly Buffer[], sample: Buffer, parser?: ParserPhrases): WasmLineSearch | null {
-    const module = wasmModule();
+    const module = wasmModule("scan.wasm");
     if (module === null) return null;
     try {
       return new WasmLineSearch(

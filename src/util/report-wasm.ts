@@ -1,28 +1,17 @@
-import { readFileSync } from "node:fs";
+import { wasmModule } from "./wasm-module.js";
 
 /**
- * The report's WebAssembly module (assembly/offenders-json.ts and assembly/first-bans.ts),
- * compiled once; each use makes an instance of its own, with a memory of its own. Null where
- * WebAssembly cannot run (or the module was not built): the callers then do the same in
- * JavaScript.
+ * The report's WebAssembly module (assembly/offenders-json.ts and assembly/first-bans.ts): each
+ * use makes an instance of its own, with a memory of its own (see wasmModule).
  */
-let compiled: WebAssembly.Module | null | undefined;
-
 export function reportWasm(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    try {
-      compiled = new WebAssembly.Module(readFileSync(new URL("../../assembly/report.wasm", import.meta.url)));
-    } catch {
-      compiled = null;
-    }
-  }
-  return compiled;
+  return wasmModule("report.wasm");
 }
 
 const PAGE = 65_536;
 
 /** The most a module's memory can hold (wasm32): 65,536 pages. */
-export const MAX_MEMORY = 65_536 * PAGE;
+const MAX_MEMORY = 65_536 * PAGE;
 
 /**
  * Grows `memory` to hold at least `size` bytes (doubling it when that fits): false when it

@@ -1,0 +1,21 @@
+import { readFileSync } from "node:fs";
+
+const compiled = new Map<string, WebAssembly.Module | null>();
+
+/**
+ * The WebAssembly module `dist/assembly/<name>` (built by `npm run build:wasm`), compiled once;
+ * each use makes an instance of its own. Null where WebAssembly cannot run or the module was not
+ * built: the callers then do the same work in JavaScript.
+ */
+export function wasmModule(name: string): WebAssembly.Module | null {
+  let module = compiled.get(name);
+  if (module === undefined) {
+    try {
+      module = new WebAssembly.Module(readFileSync(new URL(`../../assembly/${name}`, import.meta.url)));
+    } catch {
+      module = null;
+    }
+    compiled.set(name, module);
+  }
+  return module;
+}
