@@ -4,17 +4,9 @@ import { Allowlist } from "../src/policy/allowlist.js";
 import { BanPolicy, DEFAULT_POLICY } from "../src/policy/policy.js";
 import { FailureLog } from "../src/report/failure-log.js";
 import { failure } from "./helpers/events.js";
+import { seeded } from "./helpers/seeded.js";
 
 const T0 = 1_709_632_800_000;
-
-/** A generator of numbers from a seed, the same on every run. */
-function seeded(seed: number): () => number {
-  let s = seed;
-  return () => {
-    s = (s * 1_103_515_245 + 12_345) % 2_147_483_648;
-    return s / 2_147_483_648;
-  };
-}
 
 const policy = (maxretry: number) =>
   new BanPolicy(
@@ -40,7 +32,7 @@ function allAtOnce(
   maxretry: number,
 ): { banAt: Array<number | undefined>; allowlisted: number } {
   const p = policy(maxretry);
-  const banAt = p.firstBans(log.replayColumns(), (offender) => log.ipOf(offender));
+  const banAt = p.firstBans(log.columns(), (offender) => log.ipOf(offender));
   assert.ok(banAt, "replayed in WebAssembly");
   return { banAt: [...banAt].map((t) => (Number.isNaN(t) ? undefined : t)), allowlisted: p.allowlisted };
 }

@@ -1,6 +1,6 @@
 import { Layout, reportWasm, reserveMemory } from "../util/report-wasm.js";
 
-/** A scan's failures as columns (see FailureLog.replayColumns), for a replay of them all. */
+/** A scan's failures as columns (see FailureLog.columns), for a replay of them all. */
 export interface CountedFailures {
   /** By failure index: its time at 2i, what it adds to the count at 2i + 1 (see FailureSeries). */
   marks: Float64Array;

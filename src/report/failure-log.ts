@@ -7,6 +7,13 @@ import { flatten, TextNumbers } from "./text-numbers.js";
 /** User names listed per address: the first distinct ones counted. */
 export const MAX_USERS = 10;
 
+/** A log's failures as columns (see FailureLog.columns): by failure index, and the counted ones. */
+export interface FailureColumns extends CountedFailures {
+  attempts: Float64Array;
+  reasonIds: Int32Array;
+  serviceIds: Uint8Array;
+}
+
 /** Where a FailureLog stood (see `mark`), to go back to. */
 export interface LogMark {
   size: number;
@@ -109,11 +116,17 @@ export class FailureLog {
     return list;
   }
 
-  /** The failures as columns, for a replay of them all (see replayFirstBans). Not to be changed. */
-  replayColumns(): CountedFailures {
+  /**
+   * The failures as columns, for work over them all (see replayFirstBans, sumOffenders). Not to
+   * be changed.
+   */
+  columns(): FailureColumns {
     return {
       marks: this.marks.subarray(0, 2 * this.size),
       offenders: this.offenders.subarray(0, this.size),
+      attempts: this.attempts.subarray(0, this.size),
+      reasonIds: this.reasonIds.subarray(0, this.size),
+      serviceIds: this.serviceIds.subarray(0, this.size),
       counted: this.counted.subarray(0, this.countedSize),
       countedSize: this.countedSize,
       addressCount: this.ips.length,

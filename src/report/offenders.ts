@@ -1,6 +1,7 @@
 import type { Service } from "../detect/event.js";
 import type { Decision } from "../policy/policy.js";
 import type { FailureLog } from "./failure-log.js";
+import { sumOffenders } from "./offender-sums.js";
 
 /** Reasons kept in an address's own slots; more go to a list of their own (rare). */
 export const REASON_SLOTS = 4;
@@ -63,9 +64,29 @@ export class OffenderReport {
   private readonly moreReasons = new Map<number, number[]>();
   failures = 0;
 
-  constructor(private readonly log: FailureLog) {
+  /** `inJavaScript`: sum without WebAssembly (for comparisons). */
+  constructor(
+    private readonly log: FailureLog,
+    inJavaScript = false,
+  ) {
     const n = log.addressCount;
     this.capacity = n;
+    this.banAt = new Float64Array(n).fill(Number.NaN);
+    const sums = inJavaScript ? undefined : sumOffenders(log.columns());
+    if (sums) {
+      this.failureCounts = sums.failures;
+      this.firstSeen = sums.firstSeen;
+      this.lastSeen = sums.lastSeen;
+      this.seen = sums.seen;
+      this.serviceIds = sums.serviceIds;
+      this.reasonIds = sums.reasonIds;
+      this.reasonCounts = sums.reasonCounts;
+      this.failures = sums.total;
+      const { moreIds, moreAttempts } = sums;
+      for (let k = 0; k < moreAttempts.length; k++)
+        this.countMoreReason(moreIds[2 * k]!, moreIds[2 * k + 1]!, moreAttempts[k]!);
+      return;
+    }
     this.failureCounts = new Float64Array(n);
     this.firstSeen = new Float64Array(n);
     this.lastSeen = new Float64Array(n);
@@ -73,7 +94,6 @@ export class OffenderReport {
     this.serviceIds = new Uint8Array(n * SERVICE_SLOTS);
     this.reasonIds = new Int32Array(n * REASON_SLOTS);
     this.reasonCounts = new Float64Array(n * REASON_SLOTS);
-    this.banAt = new Float64Array(n).fill(Number.NaN);
     log.forEachCounted((offender, time, attempts, reason, service) =>
       this.add(offender, time, attempts, reason, service),
     );
@@ -203,6 +223,11 @@ export class OffenderReport {
       this.reasonCounts[k]! += attempts;
       return;
     }
+    this.countMoreReason(index, reason, attempts);
+  }
+
+  /** Counts a reason that found no free slot of the address's own. */
+  private countMoreReason(index: number, reason: number, attempts: number): void {
     const more = this.moreReasons.get(index) ?? [];
     for (let j = 0; j < more.length; j += 2) {
       if (more[j] === reason) {

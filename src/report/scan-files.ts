@@ -89,7 +89,7 @@ export async function scanFiles(
     });
   } else {
     // The report shows an address's first ban only: when it comes is all that is asked.
-    const banAt = policy.firstBans(log.replayColumns(), (offender) => log.ipOf(offender));
+    const banAt = policy.firstBans(log.columns(), (offender) => log.ipOf(offender));
     if (banAt) {
       for (let offender = 0; offender < banAt.length; offender++)
         if (!Number.isNaN(banAt[offender]!)) report.markBanAt(offender, banAt[offender]!);
