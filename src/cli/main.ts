@@ -11,6 +11,8 @@ import { registerScan } from "./scan.js";
 import { registerStatus } from "./status.js";
 import { registerWatch } from "./watch.js";
 
+// Three levels under the package, both here (dist/src/cli) and in the launcher's bundle
+// (dist/bundle/cli, see `npm run build:cli`).
 const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
   version: string;
 };

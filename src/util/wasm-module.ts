@@ -5,7 +5,8 @@ const compiled = new Map<string, WebAssembly.Module | null>();
 /**
  * The WebAssembly module `dist/assembly/<name>` (built by `npm run build:wasm`), compiled once;
  * each use makes an instance of its own. Null where WebAssembly cannot run or the module was not
- * built: the callers then do the same work in JavaScript.
+ * built: the callers then do the same work in JavaScript. The path holds from here (dist/src/util)
+ * and from the launcher's bundle (dist/bundle/cli): both are two levels under dist.
  */
 export function wasmModule(name: string): WebAssembly.Module | null {
   let module = compiled.get(name);

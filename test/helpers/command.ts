@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 
-/** The built CLI's entry point, run with node (tests run from dist/test). */
-export const sipbanMain = join(import.meta.dirname, "..", "..", "src", "cli", "main.js");
+/** The built CLI, as the launcher (bin/sipban) runs it, to be run with node (tests run from dist/test). */
+export const sipbanMain = join(import.meta.dirname, "..", "..", "bundle", "cli", "main.js");
 
 export interface CommandResult {
   /** The exit status; -1 when there is none (killed, or never started). */
