@@ -45,7 +45,7 @@ const timeBinary =
 /**
  * Variables that change what every Node process does before it runs a line: NODE_EXTRA_CA_CERTS
  * has each one load a file of certificates at start (0.04 s of CPU on the machine these figures
- * come from, where it was set for a proxy). A cron job on a PBX has neither; the contenders run
+ * come from, where it was set). A cron job on a PBX has neither; the contenders run
  * without them.
  */
 const NODE_START_VARIABLES = ["NODE_EXTRA_CA_CERTS", "NODE_OPTIONS"];

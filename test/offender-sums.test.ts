@@ -59,6 +59,7 @@ describe("the report's sums in WebAssembly", () => {
     }
     // An address numbered with no failure counted.
     log.address("192.0.2.200");
+    assert.ok(sumOffenders(log.columns()), "summed in WebAssembly");
     const { inWasm, inJavaScript } = bothWays(log);
     assert.ok(inJavaScript.columns.moreReasons.size > 0, "some addresses have more reasons than slots");
     assert.ok(

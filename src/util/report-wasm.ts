@@ -1,7 +1,8 @@
 import { wasmModule } from "./wasm-module.js";
 
 /**
- * The report's WebAssembly module (assembly/offenders-json.ts and assembly/first-bans.ts): each
+ * The report's WebAssembly module (assembly/offenders-json.ts, assembly/first-bans.ts and
+ * assembly/offender-sums.ts): each
  * use makes an instance of its own, with a memory of its own (see wasmModule).
  */
 export function reportWasm(): WebAssembly.Module | null {
