@@ -45,7 +45,8 @@ export interface Offender {
  * numbers, in the order the failures were counted (reasons, services and users are listed in
  * the order first seen). What is summed per address lives in columns indexed by the address's
  * number (see FailureLog.address): reasons and services by number in slots. The user names
- * listed are the log's own (see FailureLog.usersOf).
+ * listed are the log's own (see FailureLog.usersOf). The sums run in WebAssembly where they can
+ * (see sumOffenders), else here, with the same result.
  */
 export class OffenderReport {
   private readonly capacity: number;
