@@ -8,7 +8,13 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import Database from "better-sqlite3";
-import { type CommandResult, NOBODY, nobodyCannotRun, runCommand, sipbanCommand } from "./helpers/command.js";
+import {
+  type CommandResult,
+  NOBODY,
+  requireNobodyOrSkip,
+  runCommand,
+  sipbanCommand,
+} from "./helpers/command.js";
 import { cliFor, killAndWait, spawnWatch, writeTestConfig } from "./helpers/daemon-config.js";
 import { failureLine } from "./helpers/log-lines.js";
 import { tempDir } from "./helpers/temp-dir.js";
@@ -93,7 +99,7 @@ describe("the daemon's control socket", () => {
 
 describe("a user who is not root", () => {
   it("is told that root's daemon is out of reach, not that none runs", async (t) => {
-    if (process.getuid?.() !== 0) return t.skip("needs root: to start a daemon another user may not reach");
+    if (!(await requireNobodyOrSkip(t, "to start a daemon another user may not reach"))) return;
     let daemon: ChildProcess | undefined;
     t.after(() => (daemon ? killAndWait(daemon) : undefined));
     const { dir, config } = setup(t);
@@ -103,8 +109,6 @@ describe("a user who is not root", () => {
     // The user may read the configuration, not the socket (root's, mode 0600).
     chmodSync(dir, 0o755);
     chmodSync(config, 0o644);
-    const cannot = await nobodyCannotRun();
-    if (cannot !== null) return t.skip(cannot);
     const nobody = { ...NOBODY, env: { ...process.env, HOME: dir } };
     const status = await runCommand(...sipbanCommand(config, ["status"]), nobody);
     assert.equal(status.code, 1, status.stderr);

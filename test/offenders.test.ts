@@ -19,6 +19,8 @@ class Failures {
   }
 }
 
+import { seeded } from "./helpers/seeded.js";
+
 describe("offender report", () => {
   it("counts reasons in the order first seen, past the slots an address has for them", () => {
     const failures = new Failures();
@@ -158,11 +160,7 @@ describe("offender report", () => {
       "a\u{1f600}",
       "",
     ];
-    let seed = 7;
-    const random = () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
-    };
+    const random = seeded(7);
     const alphabet = ["1", "9", ".", ":", "a", "f", "~", "\u007f", "\u00e9", "\u0100", "\ud83d"];
     const texts = new Set(fixed);
     while (texts.size < 600) {

@@ -10,6 +10,8 @@ const MIN = 60_000;
 
 const allowlist = () => new Allowlist(["192.0.2.0/24", "2001:db8:1::/48"], { includeHost: false });
 
+import { seeded } from "./helpers/seeded.js";
+
 describe("ban policy", () => {
   it("bans at maxretry failures within findtime, not before", () => {
     const p = new BanPolicy(DEFAULT_POLICY, allowlist());
@@ -112,17 +114,8 @@ describe("ban policy", () => {
 });
 
 describe("first ban of a scan", () => {
-  // A small deterministic generator: the same cases on every run.
-  function random(seed: number): () => number {
-    let x = seed;
-    return () => {
-      x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
-      return x / 2_147_483_648;
-    };
-  }
-
   it("comes at the failure where onFailure first decides, for any weights, gaps and instant hits", () => {
-    const next = random(7);
+    const next = seeded(7);
     const config = { ...DEFAULT_POLICY, maxretry: 3, findtimeMs: 10 * MIN };
     const weights = [0, 0.1, 0.3, 0.5, 1, 2];
     let banned = 0;

@@ -17,7 +17,7 @@ import type { Readable } from "node:stream";
 import { describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { DEFAULT_PARAMS, generate } from "../bench/generate-log.js";
-import { type CommandResult, NOBODY, nobodyCannotRun, runCommand } from "./helpers/command.js";
+import { type CommandResult, NOBODY, requireNobodyOrSkip, runCommand } from "./helpers/command.js";
 import { failureLine } from "./helpers/log-lines.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
@@ -243,13 +243,11 @@ describe("sipban scan", () => {
   it("refuses a named pipe its user may not read, as it refuses a file, with exit code 2", {
     skip: process.platform !== "linux" && "Linux only",
   }, async (t) => {
-    if (process.getuid?.() !== 0) return t.skip("needs root: to run the scan as another user");
+    if (!(await requireNobodyOrSkip(t, "to run the scan as another user"))) return;
     const dir = tempDir(t, "sipban-");
     chmodSync(dir, 0o755);
     const fifo = join(dir, "fifo");
     execFileSync("mkfifo", ["-m", "0600", fifo]);
-    const cannot = await nobodyCannotRun();
-    if (cannot !== null) return t.skip(cannot);
     const nobody = { ...NOBODY, timeout: 20_000 };
     const { code, stdout, stderr } = await runCommand(sipban, ["scan", fifo], nobody);
     assert.equal(code, 2, stderr);

@@ -223,11 +223,6 @@ export class FailureLog {
     }
   }
 
-  /** Failures counted. */
-  get countedLength(): number {
-    return this.countedSize;
-  }
-
   /**
    * Visits the failures counted, in the order counted, as their parts (the offender report's
    * input): address, time, attempts, reason, service and user (-1: none) numbers.

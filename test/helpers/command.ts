@@ -1,5 +1,7 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { runOrSkip } from "./netns.js";
 
 /** The built CLI, as the launcher (bin/sipban) runs it, to be run with node (tests run from dist/test). */
 export const sipbanMain = join(import.meta.dirname, "..", "..", "bundle", "cli", "main.js");
@@ -71,16 +73,19 @@ export function sipbanCommand(
 export const NOBODY = { uid: 65534, gid: 65534 };
 
 /**
- * Why `NOBODY` cannot run the build here (its files unreadable to that user, say, in a private
- * checkout), or null when it can.
+ * True when the test may run commands as `NOBODY`: it runs as root (to become that user) and that
+ * user can read the build (not in a private checkout, say). Otherwise the test is skipped with
+ * the reason, or fails under SIPBAN_REQUIRE_ROOT_TESTS=1 (see runOrSkip). `why`: what the test
+ * needs root for.
  */
-export async function nobodyCannotRun(): Promise<string | null> {
+export async function requireNobodyOrSkip(t: TestContext, why: string): Promise<boolean> {
+  if (process.getuid?.() !== 0) return runOrSkip(t, `needs root: ${why}`);
   const probe = await runCommand(
     process.execPath,
     ["-e", `require("node:fs").accessSync(${JSON.stringify(sipbanMain)}, 4)`],
     NOBODY,
   );
-  return probe.code === 0
-    ? null
-    : `user ${NOBODY.uid} cannot read the build here: ${probe.stderr.split("\n")[0]}`;
+  const lines = probe.stderr.split("\n");
+  const error = lines.find((line) => line.startsWith("Error")) ?? lines[0];
+  return runOrSkip(t, probe.code === 0 ? null : `user ${NOBODY.uid} cannot read the build here: ${error}`);
 }
