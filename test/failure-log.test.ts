@@ -141,6 +141,21 @@ describe("failure log's user names", () => {
     log.add(failure("192.0.2.1", 1, { user: "after" }));
     assert.deepEqual(log.usersOf(log.address("192.0.2.1")), ["kept", "after"]);
   });
+
+  it("holds the same failures whether it set aside too little room or plenty", () => {
+    const events = Array.from({ length: 5000 }, (_, k) =>
+      failure(`192.0.2.${k % 7}`, 1000 + ((k * 37) % 101), { user: `u${k % 13}` }),
+    );
+    const small = new FailureLog({ capacity: 10 });
+    const roomy = new FailureLog({ capacity: 100_000 });
+    for (const e of events) {
+      small.add(e);
+      roomy.add(e);
+    }
+    assert.equal(small.columns().countedSize, 5000);
+    assert.deepEqual(small.columns(), roomy.columns());
+    assert.deepEqual(small.usersOf(3), roomy.usersOf(3));
+  });
 });
 
 describe("scan's replay", () => {

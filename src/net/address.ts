@@ -1,5 +1,3 @@
-import { isIP, SocketAddress } from "node:net";
-
 /** An address as it leaves the parser: validated and in canonical form. */
 export interface HostPort {
   ip: string;
@@ -52,12 +50,104 @@ function isPlainIPv4(text: string): boolean {
 function computeNormalized(text: string): string | null {
   const zone = text.indexOf("%");
   const bare = zone === -1 ? text : text.slice(0, zone);
-  const family = isIP(bare);
-  if (family === 4) return bare;
-  if (family !== 6) return null;
-  const canonical = new SocketAddress({ address: bare, family: "ipv6" }).address;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(canonical);
-  return mapped ? mapped[1]! : canonical;
+  if (isPlainIPv4(bare)) return bare;
+  const words = ipv6Words(bare);
+  if (words === null) return null;
+  // IPv4-mapped (::ffff:1.2.3.4): the IPv4 address.
+  if (
+    words[0] === 0 &&
+    words[1] === 0 &&
+    words[2] === 0 &&
+    words[3] === 0 &&
+    words[4] === 0 &&
+    words[5] === 0xffff
+  )
+    return dotted(words[6]!, words[7]!);
+  return ipv6Text(words);
+}
+
+/**
+ * The eight 16-bit words of an IPv6 text (without a zone), or null: the texts net.isIPv6
+ * accepts (hex words of 1 to 4 digits, at most one `::` standing for one word or more, an IPv4
+ * address in the last two words). By hand: node's test is a long regular expression, compiled
+ * at the first call (a few milliseconds of every scan's start-up), and its canonical form a
+ * native call.
+ */
+function ipv6Words(text: string): number[] | null {
+  if (text.length < 2 || text.length > 45) return null;
+  const gap = text.indexOf("::");
+  if (gap !== -1 && text.indexOf("::", gap + 1) !== -1) return null;
+  const head = gap === -1 ? text : text.slice(0, gap);
+  const tail = gap === -1 ? "" : text.slice(gap + 2);
+  const words: number[] = [];
+  if (head !== "" && !pushWords(head, words, gap === -1)) return null;
+  const headCount = words.length;
+  if (tail !== "" && !pushWords(tail, words, true)) return null;
+  if (gap === -1) return words.length === 8 ? words : null;
+  if (words.length > 7) return null;
+  const zeros = new Array<number>(8 - words.length).fill(0);
+  return [...words.slice(0, headCount), ...zeros, ...words.slice(headCount)];
+}
+
+/**
+ * Appends the words of `part` (words joined by single colons; the last may be an IPv4 address
+ * when `last`, as two words): false when a word is not 1 to 4 hex digits.
+ */
+function pushWords(part: string, words: number[], last: boolean): boolean {
+  const pieces = part.split(":");
+  for (let k = 0; k < pieces.length; k++) {
+    const piece = pieces[k]!;
+    if (last && k === pieces.length - 1 && piece.includes(".")) {
+      if (!isPlainIPv4(piece)) return false;
+      const [a, b, c, d] = piece.split(".").map(Number) as [number, number, number, number];
+      words.push((a << 8) | b, (c << 8) | d);
+      continue;
+    }
+    if (!/^[0-9a-fA-F]{1,4}$/.test(piece)) return false;
+    words.push(Number.parseInt(piece, 16));
+  }
+  return true;
+}
+
+/** Two words as the IPv4 address they hold. */
+function dotted(high: number, low: number): string {
+  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+}
+
+/**
+ * The words in the form inet_ntop writes (RFC 5952; what net.SocketAddress gives): lower-case
+ * hex without leading zeros, the longest run of two zero words or more (the first of equals) as
+ * `::`, and an IPv4-compatible address (::1.2.3.4) with its IPv4 part dotted.
+ */
+function ipv6Text(words: readonly number[]): string {
+  let bestAt = -1;
+  let bestLength = 0;
+  for (let k = 0; k < 8; ) {
+    if (words[k] !== 0) {
+      k++;
+      continue;
+    }
+    let end = k;
+    while (end < 8 && words[end] === 0) end++;
+    if (end - k > bestLength) {
+      bestAt = k;
+      bestLength = end - k;
+    }
+    k = end;
+  }
+  if (bestLength < 2) bestAt = -1;
+  let text = "";
+  for (let k = 0; k < 8; k++) {
+    if (bestAt !== -1 && k >= bestAt && k < bestAt + bestLength) {
+      if (k === bestAt) text += ":";
+      continue;
+    }
+    if (k !== 0) text += ":";
+    if (k === 6 && bestAt === 0 && (bestLength === 6 || (bestLength === 5 && words[5] === 0xffff)))
+      return text + dotted(words[6]!, words[7]!);
+    text += words[k]!.toString(16);
+  }
+  return bestAt !== -1 && bestAt + bestLength === 8 ? `${text}:` : text;
 }
 
 /**

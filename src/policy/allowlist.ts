@@ -1,6 +1,5 @@
-import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
-import { normalizeIp } from "../net/address.js";
+import { ipFamily, normalizeIp } from "../net/address.js";
 
 /**
  * Addresses that are never banned, by any path: the configured addresses and networks, plus
@@ -33,7 +32,7 @@ export class Allowlist {
     if (error) throw new Error(error);
     const [addr, prefix] = entry.split("/");
     const ip = normalizeIp(addr!)!;
-    if (isIP(ip) === 4) {
+    if (ipFamily(ip) === 4) {
       const bits = prefix === undefined ? 32 : Number(prefix);
       const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
       this.v4.push({ network: (ipv4ToNumber(ip) & mask) >>> 0, mask });
@@ -76,7 +75,7 @@ export function allowlistEntryError(entry: string): string | null {
   const ip = normalizeIp(addr);
   if (ip === null) return `"${entry}" is not an IP address or network (write 203.0.113.7 or 203.0.113.0/24)`;
   if (prefix !== undefined) {
-    const max = isIP(ip) === 6 ? 128 : 32;
+    const max = ipFamily(ip) === 6 ? 128 : 32;
     if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max) {
       return `"${entry}" has an invalid prefix length (0 to ${max})`;
     }

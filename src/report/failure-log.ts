@@ -7,6 +7,9 @@ import { flatten, TextNumbers } from "./text-numbers.js";
 /** User names listed per address: the first distinct ones counted. */
 export const MAX_USERS = 10;
 
+/** The most failures a log sets aside room for at once (about 50 MB); past it, it grows. */
+const MAX_CAPACITY = 1 << 20;
+
 /** A log's failures as columns (see FailureLog.columns): by failure index, and the counted ones. */
 export interface FailureColumns extends CountedFailures {
   attempts: Float64Array;
@@ -39,19 +42,19 @@ export interface LogMark {
 export class FailureLog {
   private size = 0;
   /** Time and amount of each failure, side by side (see FailureSeries). */
-  private marks = new Float64Array(2048);
-  private weights = new Float64Array(1024);
-  private attempts = new Float64Array(1024);
+  private marks: Float64Array;
+  private weights: Float64Array;
+  private attempts: Float64Array;
   /** The address's number (see `address`). */
-  private offenders = new Int32Array(1024);
+  private offenders: Int32Array;
   /** Bit 0: instant, bit 1: injection. */
-  private flags = new Uint8Array(1024);
-  private reasonIds = new Int32Array(1024);
-  private serviceIds = new Uint8Array(1024);
+  private flags: Uint8Array;
+  private reasonIds: Int32Array;
+  private serviceIds: Uint8Array;
   /** -1 for none. */
-  private userIds = new Int32Array(1024);
+  private userIds: Int32Array;
   /** The failures counted, in the order counted. */
-  private counted = new Int32Array(1024);
+  private counted: Int32Array;
   private countedSize = 0;
   private readonly ips: string[] = [];
   private readonly byIp = new Map<string, number>();
@@ -64,8 +67,23 @@ export class FailureLog {
   readonly users = new TextNumbers();
   private readonly details: Details | null;
 
-  constructor(options: { details?: boolean } = {}) {
+  /**
+   * `capacity`: about how many failures to expect. Room for them is set aside at once: a scan of
+   * a flood adds hundreds of thousands, and copying the columns at every doubling cost more than
+   * writing them. Pages set aside but never written cost no memory.
+   */
+  constructor(options: { details?: boolean; capacity?: number } = {}) {
     this.details = options.details ? new Details() : null;
+    const n = Math.max(1024, Math.min(options.capacity ?? 0, MAX_CAPACITY));
+    this.marks = new Float64Array(2 * n);
+    this.weights = new Float64Array(n);
+    this.attempts = new Float64Array(n);
+    this.offenders = new Int32Array(n);
+    this.flags = new Uint8Array(n);
+    this.reasonIds = new Int32Array(n);
+    this.serviceIds = new Uint8Array(n);
+    this.userIds = new Int32Array(n);
+    this.counted = new Int32Array(n);
   }
 
   /** The address's number, given it when new. */

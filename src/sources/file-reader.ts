@@ -73,11 +73,13 @@ export interface InputInfo {
   mtime: number;
   /** The file itself (device and inode), whatever path names it; undefined for a pipe. */
   identity?: string;
+  /** Its size in bytes (0 for a pipe). */
+  size: number;
 }
 
 /** Checks that `path` can be scanned. */
 export async function checkInput(path: string): Promise<InputInfo> {
-  if (path === "-") return { mtime: Date.now() };
+  if (path === "-") return { mtime: Date.now(), size: 0 };
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(path);
@@ -91,9 +93,9 @@ export async function checkInput(path: string): Promise<InputInfo> {
   if (info.isDirectory()) throw new InputError(`${path}: is a directory, not a log file`);
   // A pipe (`mkfifo`, `<(zcat ...)`) can be opened for reading once: opening it to check would
   // take its writer's data away, or wait for a writer. It is read when its turn comes.
-  if (!info.isFile()) return { mtime: Date.now() };
+  if (!info.isFile()) return { mtime: Date.now(), size: 0 };
   await (await openInput(path)).close();
-  return { mtime: info.mtimeMs, identity: `${info.dev}:${info.ino}` };
+  return { mtime: info.mtimeMs, identity: `${info.dev}:${info.ino}`, size: info.size };
 }
 
 /** Opens an input for reading; what stops it is an InputError with words for the user. */
