@@ -224,8 +224,11 @@ export class Detector {
   private gaveParsed = false;
   /** A parsed record's numbers (see ParsedLines.numbers). */
   private readonly numbers = new Int32Array(3);
-  /** By rule: its weight and its service's number, for `parsedFailures`. */
-  private readonly parsedRuleNumbers = new Map<Rule, { weight: number; service: number }>();
+  /**
+   * By the parser's rule number (see ParsedLines.ruleNumber): the rule's weight and its
+   * service's number, for `parsedFailures`. An array, not a map: it is read for every failure.
+   */
+  private readonly parsedRuleNumbers: Array<{ weight: number; service: number } | undefined> = [];
 
   constructor(
     private readonly options: DetectorOptions,
@@ -337,7 +340,7 @@ export class Detector {
       if (!lines.numbers(fields, at, chunk, sink, numbers)) return false;
       const time = this.layout.timeOf(date);
       this.lastTime = time;
-      const { weight, service } = this.parsedRule(rule, sink);
+      const { weight, service } = this.parsedRule(lines.ruleNumber(fields, at), rule, sink);
       const index = sink.addParsed(
         numbers[OFFENDER]!,
         time,
@@ -364,11 +367,15 @@ export class Detector {
     return true;
   }
 
-  private parsedRule(rule: Rule, sink: ParsedFailureSink): { weight: number; service: number } {
-    let known = this.parsedRuleNumbers.get(rule);
+  private parsedRule(
+    number: number,
+    rule: Rule,
+    sink: ParsedFailureSink,
+  ): { weight: number; service: number } {
+    let known = this.parsedRuleNumbers[number];
     if (known === undefined) {
       known = { weight: this.weightOf(rule), service: sink.services.id(rule.service) };
-      this.parsedRuleNumbers.set(rule, known);
+      this.parsedRuleNumbers[number] = known;
     }
     return known;
   }

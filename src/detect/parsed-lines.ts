@@ -122,6 +122,11 @@ export class ParsedLines {
     return fields[at + RULE] === PLAIN;
   }
 
+  /** The number the parser gives the rule of the record at `at` (1 to 9; see `rule`). */
+  ruleNumber(fields: Int32Array, at: number): number {
+    return fields[at + RULE]!;
+  }
+
   /** The rule of the record at `at`, or undefined when the record is not to be used. */
   rule(fields: Int32Array, at: number): Rule | undefined {
     return this.usable[fields[at + RULE]!]?.rule;
