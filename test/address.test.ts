@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { isIP, isIPv4, SocketAddress } from "node:net";
 import { describe, it } from "node:test";
 import { normalizeIp, parseHostAndPort, parseHostPort } from "../src/net/address.js";
+import { seeded } from "./helpers/seeded.js";
 
 describe("address parsing", () => {
   it("parses an address and a port written as separate fields, IPv6 colons never taken for a port", () => {
@@ -31,11 +32,8 @@ describe("address parsing", () => {
       "１.2.3.4",
       "10.0.0.255",
     ];
-    let s = 99;
-    const next = () => {
-      s = (s * 1_103_515_245 + 12_345) >>> 0;
-      return s >>> 8;
-    };
+    const random01 = seeded(99);
+    const next = () => Math.floor(random01() * 16_777_216);
     const alphabet = "0123456789.:a";
     const random = Array.from({ length: 20_000 }, () =>
       Array.from({ length: 5 + (next() % 12) }, () => alphabet[next() % alphabet.length]).join(""),
@@ -100,11 +98,8 @@ describe("address parsing", () => {
       "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255",
       "0000:0000:0000:0000:0000:0000:0000:0000",
     ];
-    let s = 7;
-    const next = () => {
-      s = (s * 1_103_515_245 + 12_345) >>> 0;
-      return s >>> 8;
-    };
+    const random01 = seeded(7);
+    const next = () => Math.floor(random01() * 16_777_216);
     // Texts near the grammar: words of 0 to 5 digits (zero often), gaps, an IPv4 tail, stray bytes.
     const word = () => {
       const r = next() % 10;

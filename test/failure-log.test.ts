@@ -142,19 +142,28 @@ describe("failure log's user names", () => {
     assert.deepEqual(log.usersOf(log.address("192.0.2.1")), ["kept", "after"]);
   });
 
-  it("holds the same failures whether it set aside too little room or plenty", () => {
+  it("holds the same failures whether it set aside too little room, plenty, or a nonsense amount", () => {
     const events = Array.from({ length: 5000 }, (_, k) =>
-      failure(`192.0.2.${k % 7}`, 1000 + ((k * 37) % 101), { user: `u${k % 13}` }),
+      failure(`192.0.2.${k % 7}`, 1000 + ((k * 37) % 101), {
+        user: `u${k % 13}`,
+        weight: 1 + (k % 3),
+        instant: k % 997 === 0,
+        injection: k % 1009 === 0,
+      }),
     );
-    const small = new FailureLog({ capacity: 10 });
-    const roomy = new FailureLog({ capacity: 100_000 });
-    for (const e of events) {
-      small.add(e);
-      roomy.add(e);
-    }
-    assert.equal(small.columns().countedSize, 5000);
-    assert.deepEqual(small.columns(), roomy.columns());
-    assert.deepEqual(small.usersOf(3), roomy.usersOf(3));
+    const replayed = (log: FailureLog) => {
+      for (const e of events) log.add(e);
+      const seen: FailureEvent[] = [];
+      log.forEachByAddress((e) => {
+        seen.push({ ...e });
+      });
+      return { columns: log.columns(), users: log.usersOf(3), seen };
+    };
+    const small = replayed(new FailureLog({ capacity: 1500 }));
+    assert.equal(small.columns.countedSize, 5000);
+    assert.equal(small.seen.length, 5000);
+    for (const capacity of [100_000, Number.NaN, Number.POSITIVE_INFINITY, -5, 2.5])
+      assert.deepEqual(replayed(new FailureLog({ capacity })), small, String(capacity));
   });
 });
 

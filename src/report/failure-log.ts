@@ -74,7 +74,8 @@ export class FailureLog {
    */
   constructor(options: { details?: boolean; capacity?: number } = {}) {
     this.details = options.details ? new Details() : null;
-    const n = Math.max(1024, Math.min(options.capacity ?? 0, MAX_CAPACITY));
+    const asked = options.capacity ?? 0;
+    const n = Math.max(1024, Math.min(Number.isFinite(asked) ? Math.floor(asked) : 0, MAX_CAPACITY));
     this.marks = new Float64Array(2 * n);
     this.weights = new Float64Array(n);
     this.attempts = new Float64Array(n);
