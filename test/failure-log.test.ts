@@ -112,6 +112,30 @@ describe("failure log", () => {
       assert.ok(a.ip < b.ip || (a.ip === b.ip && a.time <= b.time), `order at ${i}`);
     }
   });
+
+  it("holds the same failures whether it set aside too little room, plenty, or a nonsense amount", () => {
+    const events = Array.from({ length: 5000 }, (_, k) =>
+      failure(`192.0.2.${k % 7}`, 1000 + ((k * 37) % 101), {
+        user: `u${k % 13}`,
+        weight: 1 + (k % 3),
+        instant: k % 997 === 0,
+        injection: k % 1009 === 0,
+      }),
+    );
+    const replayed = (log: FailureLog) => {
+      for (const e of events) log.add(e);
+      const seen: FailureEvent[] = [];
+      log.forEachByAddress((e) => {
+        seen.push({ ...e });
+      });
+      return { columns: log.columns(), users: log.usersOf(3), seen };
+    };
+    const small = replayed(new FailureLog({ capacity: 1500 }));
+    assert.equal(small.columns.countedSize, 5000);
+    assert.equal(small.seen.length, 5000);
+    for (const capacity of [100_000, Number.NaN, Number.POSITIVE_INFINITY, -5, 2.5])
+      assert.deepEqual(replayed(new FailureLog({ capacity })), small, String(capacity));
+  });
 });
 
 describe("failure log's user names", () => {
@@ -140,30 +164,6 @@ describe("failure log's user names", () => {
     log.rollback(mark);
     log.add(failure("192.0.2.1", 1, { user: "after" }));
     assert.deepEqual(log.usersOf(log.address("192.0.2.1")), ["kept", "after"]);
-  });
-
-  it("holds the same failures whether it set aside too little room, plenty, or a nonsense amount", () => {
-    const events = Array.from({ length: 5000 }, (_, k) =>
-      failure(`192.0.2.${k % 7}`, 1000 + ((k * 37) % 101), {
-        user: `u${k % 13}`,
-        weight: 1 + (k % 3),
-        instant: k % 997 === 0,
-        injection: k % 1009 === 0,
-      }),
-    );
-    const replayed = (log: FailureLog) => {
-      for (const e of events) log.add(e);
-      const seen: FailureEvent[] = [];
-      log.forEachByAddress((e) => {
-        seen.push({ ...e });
-      });
-      return { columns: log.columns(), users: log.usersOf(3), seen };
-    };
-    const small = replayed(new FailureLog({ capacity: 1500 }));
-    assert.equal(small.columns.countedSize, 5000);
-    assert.equal(small.seen.length, 5000);
-    for (const capacity of [100_000, Number.NaN, Number.POSITIVE_INFINITY, -5, 2.5])
-      assert.deepEqual(replayed(new FailureLog({ capacity })), small, String(capacity));
   });
 });
 
