@@ -73,7 +73,7 @@ function computeNormalized(text: string): string | null {
  * at the first call (a few milliseconds of every scan's start-up), and its canonical form a
  * native call.
  */
-function ipv6Words(text: string): number[] | null {
+export function ipv6Words(text: string): number[] | null {
   if (text.length < 2 || text.length > 45) return null;
   const gap = text.indexOf("::");
   if (gap !== -1 && text.indexOf("::", gap + 1) !== -1) return null;

@@ -1,5 +1,5 @@
 import { networkInterfaces } from "node:os";
-import { ipFamily, normalizeIp } from "../net/address.js";
+import { ipFamily, ipv6Words, normalizeIp } from "../net/address.js";
 
 /**
  * Addresses that are never banned, by any path: the configured addresses and networks, plus
@@ -113,18 +113,7 @@ function firstGroup(ip: string): number {
 
 /** A normalized IPv6 address (compressed, maybe with a dotted IPv4 tail) as a 128-bit number. */
 function ipv6ToBigInt(ip: string): bigint {
-  let text = ip;
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted) {
-    const n = ipv4ToNumber(dotted[1]!);
-    text = `${text.slice(0, dotted.index)}${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
-  }
-  const [head, tail] = text.split("::") as [string, string | undefined];
-  const left = head ? head.split(":") : [];
-  const right = tail ? tail.split(":") : [];
-  const groups =
-    tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
   let n = 0n;
-  for (const g of groups) n = (n << 16n) | BigInt(Number.parseInt(g, 16));
+  for (const word of ipv6Words(ip)!) n = (n << 16n) | BigInt(word);
   return n;
 }
