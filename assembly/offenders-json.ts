@@ -188,9 +188,33 @@ function byte(c: i32): void {
   out++;
 }
 
+// The fixed texts (field names, indents), each made bytes once and then copied whole: the writer
+// runs once per scan, much of it before it is compiled well, where a loop per character costs.
+// By the text's address: (address, where its bytes are, length).
+const LITERAL_SLOTS: usize = 256;
+const LITERAL_BYTES: usize = 4096;
+const literalSlots = memory.data(<i32>(LITERAL_SLOTS * 12), 4);
+const literalBytes = memory.data(<i32>LITERAL_BYTES);
+let literalsUsed: usize = 0;
+
 /** ASCII text, as a JavaScript string literal would give it (for the field names). */
 function ascii(text: string): void {
-  for (let k = 0; k < text.length; k++) byte(text.charCodeAt(k));
+  const key = changetype<usize>(text);
+  const slot = literalSlots + ((key >> 2) & (LITERAL_SLOTS - 1)) * 12;
+  if (load<u32>(slot) != <u32>key) {
+    const n = <usize>text.length;
+    if (literalsUsed + n > LITERAL_BYTES) {
+      for (let k = 0; k < text.length; k++) byte(text.charCodeAt(k));
+      return;
+    }
+    const at = literalBytes + literalsUsed;
+    for (let k: usize = 0; k < n; k++) store<u8>(at + k, <u8>text.charCodeAt(<i32>k));
+    store<u32>(slot, <u32>key);
+    store<u32>(slot, <u32>at, 4);
+    store<u32>(slot, <u32>n, 8);
+    literalsUsed += n;
+  }
+  copy(load<u32>(slot, 4), load<u32>(slot, 8));
 }
 
 function copy(at: u32, length: u32): void {
