@@ -190,7 +190,8 @@ function byte(c: i32): void {
 
 // The fixed texts (field names, indents), each made bytes once and then copied whole: the writer
 // runs once per scan, much of it before it is compiled well, where a loop per character costs.
-// By the text's address: (address, where its bytes are, length).
+// By the text's address (static texts lie 16 bytes apart at least): (address, where its bytes
+// are, length). Only literals may be given: the address names the text.
 const LITERAL_SLOTS: usize = 256;
 const LITERAL_BYTES: usize = 4096;
 const literalSlots = memory.data(<i32>(LITERAL_SLOTS * 12), 4);
@@ -200,7 +201,7 @@ let literalsUsed: usize = 0;
 /** ASCII text, as a JavaScript string literal would give it (for the field names). */
 function ascii(text: string): void {
   const key = changetype<usize>(text);
-  const slot = literalSlots + ((key >> 2) & (LITERAL_SLOTS - 1)) * 12;
+  const slot = literalSlots + ((key >> 4) & (LITERAL_SLOTS - 1)) * 12;
   if (load<u32>(slot) != <u32>key) {
     const n = <usize>text.length;
     if (literalsUsed + n > LITERAL_BYTES) {
