@@ -1,4 +1,5 @@
-import { Layout, reportWasm, reserveMemory } from "../util/report-wasm.js";
+import { reportWasm } from "../util/report-wasm.js";
+import { Layout, reserveMemory } from "../util/wasm-module.js";
 
 /** A scan's failures as columns (see FailureLog.columns), for a replay of them all. */
 export interface CountedFailures {

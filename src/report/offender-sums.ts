@@ -1,4 +1,5 @@
-import { Layout, reportWasm, reserveMemory } from "../util/report-wasm.js";
+import { reportWasm } from "../util/report-wasm.js";
+import { Layout, reserveMemory } from "../util/wasm-module.js";
 import type { FailureColumns } from "./failure-log.js";
 import { REASON_SLOTS, SERVICE_SLOTS } from "./offenders.js";
 

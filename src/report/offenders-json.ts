@@ -1,4 +1,5 @@
-import { align8, Layout, reportWasm, reserveMemory } from "../util/report-wasm.js";
+import { reportWasm } from "../util/report-wasm.js";
+import { align8, Layout, reserveMemory } from "../util/wasm-module.js";
 import { MAX_USERS } from "./failure-log.js";
 import { type OffenderReport, REASON_SLOTS, SERVICE_SLOTS } from "./offenders.js";
 

@@ -1,5 +1,5 @@
 import { escapeRegExp } from "../util/escape-regexp.js";
-import { wasmModule } from "../util/wasm-module.js";
+import { align8, WASM_PAGE, wasmModule } from "../util/wasm-module.js";
 
 /**
  * Finds, in a chunk of raw log bytes, the lines that hold at least one literal, and counts all
@@ -77,7 +77,6 @@ function countNewlines(buf: Buffer, end: number): number {
 const NEWLINE = 0x0a;
 const FINGERPRINT = 4;
 const BUCKETS = 8;
-const PAGE = 65_536;
 // Loads read up to 19 bytes past the text; they must read zeros, not the output area.
 const PADDING = 64;
 
@@ -142,24 +141,24 @@ export class WasmLineSearch implements LineSearch {
   ) {
     // Header: the search's tables (see writeTables); then the parser's: the tables of the
     // literals that tell a plain line, the phrases, the records and the intern table.
-    this.base = align(wasm.dataEnd());
+    this.base = align8(wasm.dataEnd());
     const plainLiterals = (parser?.eventLiterals ?? []).map((l) => Buffer.from(l, "utf8"));
-    const plainAt = align(this.base + tablesSize(literals));
+    const plainAt = align8(this.base + tablesSize(literals));
     const tables = plainAt + (plainLiterals.length > 0 ? tablesSize(plainLiterals) : 0);
     const phrases =
       parser && [...parser.sipReasons, ...parser.pjsipReasons].map((p) => Buffer.from(p, "latin1"));
-    const phrasesAt = align(tables);
+    const phrasesAt = align8(tables);
     this.recordsAt = phrases
-      ? align(phrasesAt + phrases.length * 8 + phrases.reduce((n, p) => n + p.length, 0))
+      ? align8(phrasesAt + phrases.length * 8 + phrases.reduce((n, p) => n + p.length, 0))
       : 0;
     const slotsAt = this.recordsAt + BATCH * RECORD_BYTES;
     const entriesAt = slotsAt + INTERN_SLOTS * 4;
     const arenaAt = entriesAt + INTERN_ENTRIES * 12;
-    this.textAt = Math.ceil((phrases ? arenaAt + INTERN_ARENA : tables) / PAGE) * PAGE;
+    this.textAt = Math.ceil((phrases ? arenaAt + INTERN_ARENA : tables) / WASM_PAGE) * WASM_PAGE;
     this.memory = new Uint8Array(wasm.memory.buffer);
     this.words = new Uint32Array(wasm.memory.buffer);
     this.fields = new Int32Array(wasm.memory.buffer);
-    this.reserve(PAGE);
+    this.reserve(WASM_PAGE);
     // Each literal's fingerprint is chosen once, for both tables.
     const counts = windowCounts(sample.subarray(0, Math.min(sample.length, SAMPLE_BYTES)));
     const chosen = new Map<string, { offset: number; key: string }>();
@@ -245,7 +244,7 @@ export class WasmLineSearch implements LineSearch {
     const needed = this.textAt + capacity + PADDING + 8 + capacity * 4;
     const have = this.wasm.memory.buffer.byteLength;
     if (needed > have) {
-      this.wasm.memory.grow(Math.ceil((needed - have) / PAGE));
+      this.wasm.memory.grow(Math.ceil((needed - have) / WASM_PAGE));
       this.memory = new Uint8Array(this.wasm.memory.buffer);
       this.words = new Uint32Array(this.wasm.memory.buffer);
       this.fields = new Int32Array(this.wasm.memory.buffer);
@@ -263,10 +262,6 @@ const BATCH = 4096;
 const INTERN_SLOTS = 1 << 17;
 const INTERN_ENTRIES = 1 << 16;
 const INTERN_ARENA = 2 << 20;
-
-function align(n: number): number {
-  return (n + 7) & ~7;
-}
 
 /** The bytes writeTables needs for `literals`. */
 function tablesSize(literals: readonly Buffer[]): number {
