@@ -177,7 +177,7 @@ export async function run(): Promise<void> {
   const contenders: Contender[] = [
     {
       name: "sipban scan --json",
-      argv: [node, join(ROOT, "dist/bundle/cli/main.js"), "scan", "--json", logPath],
+      argv: [node, join(ROOT, "bin/sipban"), "scan", "--json", logPath],
       timeoutMs: 120_000,
       lines: truth.lines,
       samples: [],

@@ -40,7 +40,7 @@ import { createLab, type Lab } from "../test/helpers/netns.js";
 import { asteriskStamp, failureLine, WRITER_LINE_BYTES } from "./watch-writer.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const MAIN = join(ROOT, "dist/bundle/cli/main.js");
+const MAIN = join(ROOT, "bin/sipban");
 const WRITER = join(ROOT, "dist/bench/watch-writer.js");
 
 const LATENCY_ADDRESSES = 1000;

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config/errors.js";
@@ -12,7 +11,7 @@ import { registerStatus } from "./status.js";
 import { registerWatch } from "./watch.js";
 
 // Three levels under the package, both here (dist/src/cli) and in the launcher's bundle
-// (dist/bundle/cli, see `npm run build:cli`).
+// (dist/bundle/cli, see bundle.ts).
 const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
   version: string;
 };
@@ -43,11 +42,10 @@ registerStatus(program);
 registerConfigCommands(program);
 registerRules(program);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
+// Not a top-level await: the bundle is a CommonJS script (see bundle.ts).
+program.parseAsync(process.argv).catch((err: unknown) => {
   process.exitCode = reportError(err);
-}
+});
 
 /** One line for the user, never a stack trace (unless SIPBAN_DEBUG is set); returns the exit code. */
 function reportError(err: unknown): number {

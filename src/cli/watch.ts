@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import type { Command } from "commander";
 import { configFile, resolveConfig } from "./config-option.js";
 
@@ -9,8 +10,10 @@ export function registerWatch(program: Command): void {
     .action(async (_options: unknown, command: Command) => {
       const configPath = configFile(command.optsWithGlobals().config);
       const config = await resolveConfig(configPath);
-      // The daemon's modules (logger, store, sources) load only for the daemon.
-      const [{ pino }, { Daemon }] = await Promise.all([import("pino"), import("../daemon/daemon.js")]);
+      // The daemon's modules (logger, store, sources) load only for the daemon. The logger is
+      // required, not imported: the CLI's bundle runs as a script, which has no import().
+      const { pino } = createRequire(import.meta.url)("pino") as typeof import("pino");
+      const { Daemon } = await import("../daemon/daemon.js");
       const logger = pino({ level: config.daemon.logLevel, base: { service: "sipban" } });
       const daemon = new Daemon(config, { configPath, logger });
       await daemon.start();

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { runOrSkip } from "./netns.js";
 
-/** The built CLI, as the launcher (bin/sipban) runs it, to be run with node (tests run from dist/test). */
-export const sipbanMain = join(import.meta.dirname, "..", "..", "bundle", "cli", "main.js");
+/** The package's launcher, bin/sipban, to be run with node (tests run from dist/test). */
+export const sipbanMain = join(import.meta.dirname, "..", "..", "..", "bin", "sipban");
 
 export interface CommandResult {
   /** The exit status; -1 when there is none (killed, or never started). */

@@ -1,0 +1,25 @@
+// Makes the CLI bundle's code cache (run by `npm run build:cli`, its output thrown away): runs
+// `sipban scan --json` on the sample log and configuration once, so that the cache holds the
+// bytecode of every function a scan compiles, and writes it where the launcher reads it. A scan
+// that fails fails the build, and leaves no cache.
+import { rmSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { BUNDLE, CODE_CACHE, compileBundle, runBundle } from "./bundle.js";
+
+const example = (name: string) => fileURLToPath(new URL(`../../../examples/${name}`, import.meta.url));
+
+rmSync(CODE_CACHE, { force: true });
+const script = compileBundle();
+process.argv = [
+  process.execPath,
+  BUNDLE,
+  "--config",
+  example("sipban.yaml"),
+  "scan",
+  "--json",
+  example("asterisk-messages.log"),
+];
+process.on("exit", (code) => {
+  if (code === 0) writeFileSync(CODE_CACHE, script.createCachedData());
+});
+runBundle(script);
