@@ -18,14 +18,34 @@
 
 const NEWLINE: u8 = 10;
 
-/** The number of newlines in [start, end). */
-export function countNewlines(start: usize, end: usize): u32 {
-  const newline = i8x16.splat(NEWLINE);
-  let n: u32 = 0;
-  let p = start;
-  for (; p + 16 <= end; p += 16) n += popcnt<u32>(i8x16.bitmask(i8x16.eq(v128.load(p), newline)));
-  for (; p < end; p++) if (load<u8>(p) == NEWLINE) n++;
-  return n;
+/**
+ * The newlines in the text of the last findLines, counted as it searched: the chunk's line count
+ * until something else searches (the parser's test for plain lines does).
+ */
+let newlines: u32 = 0;
+
+export function newlinesFound(): u32 {
+  return newlines;
+}
+
+/** The newlines among the 16 bytes at p, as bits. */
+// @ts-ignore: decorator
+@inline
+function newlineBits(c: v128): u32 {
+  return i8x16.bitmask(i8x16.eq(c, i8x16.splat(NEWLINE)));
+}
+
+/**
+ * How often each 4-byte window of [start, end) occurs, counted by bucket (the top 16 bits of the
+ * window, as a little-endian u32, times 0x9e3779b1) into 65,536 u32 at `counts`. The host picks
+ * each literal's rarest window from them.
+ */
+export function countWindows(start: usize, end: usize, counts: usize): void {
+  memory.fill(counts, 0, 65_536 << 2);
+  for (let p = start; p + 4 <= end; p++) {
+    const slot = counts + (<usize>((load<u32>(p) * 0x9e3779b1) >>> 16) << 2);
+    store<u32>(slot, load<u32>(slot) + 1);
+  }
 }
 
 // The buckets whose fingerprint byte could be each of the 16 bytes in `c`.
@@ -86,7 +106,10 @@ function confirm(
 
 /**
  * Finds the lines in [start, end) that hold a literal; writes each one's start and end to `out`
- * (in order, each line once) and returns how many there are. `end` must follow a newline.
+ * (in order, each line once) and returns how many there are. `end` must follow a newline. Counts
+ * the newlines on the way (see newlinesFound): each block of 16 bytes it reads whole, and up to
+ * the newline of each line it finds (the rest of that line holds none). Bytes past `end` are the
+ * padding's zeros.
  */
 export function findLines(
   start: usize,
@@ -98,14 +121,17 @@ export function findLines(
   scratch: usize,
 ): u32 {
   let found: u32 = 0;
+  let lines: u32 = 0;
   let p = start;
   const none = i8x16.splat(0);
   while (p < end) {
+    const block = v128.load(p);
     const hits = v128.and(
-      v128.and(buckets(masks, v128.load(p)), buckets(masks + 32, v128.load(p + 1))),
+      v128.and(buckets(masks, block), buckets(masks + 32, v128.load(p + 1))),
       v128.and(buckets(masks + 64, v128.load(p + 2)), buckets(masks + 96, v128.load(p + 3))),
     );
     let next = p + 16;
+    let newlineMask = newlineBits(block);
     if (v128.any_true(hits)) {
       v128.store(scratch, hits);
       let lanes = i8x16.bitmask(i8x16.ne(hits, none));
@@ -117,14 +143,18 @@ export function findLines(
           store<u32>(out + (<usize>found << 3), <u32>lineStart(start, at));
           store<u32>(out + (<usize>found << 3), <u32>stop, 4);
           found++;
-          // The rest of the line needs no search.
+          // The rest of the line needs no search, and holds no newline but its own.
           next = stop + 1;
+          newlineMask &= (1 << <u32>(at - p)) - 1;
+          lines++;
           break;
         }
         lanes &= lanes - 1;
       }
     }
+    lines += popcnt<u32>(newlineMask);
     p = next;
   }
+  newlines = lines;
   return found;
 }

@@ -10,7 +10,9 @@ import {
   type LineSearch,
   RegExpLineSearch,
   WasmLineSearch,
+  windowBucket,
 } from "../src/sources/line-search.js";
+import { wasmModule } from "../src/util/wasm-module.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const literals = new Detector({ rules: buildRules(defaultConfig().detect) }, () => {}).literals();
@@ -110,6 +112,51 @@ describe("line search", () => {
     const big = Buffer.from(`${"hay hay hay\n".repeat(300_000)}a needle here\n`);
     assert.deepEqual(linesFound(search, big), { lines: 300_001, found: ["a needle here"] });
     assert.deepEqual(linesFound(search, small), { lines: 2, found: ["needle"] });
+  });
+
+  it("counts every newline around the lines it finds: short lines, several in a block, before and after", () => {
+    const search = wasm(["needle", "pin"], Buffer.alloc(0));
+    // Seeded: lines of 0 to 20 bytes, a third of them holding a literal somewhere.
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    for (let round = 0; round < 50; round++) {
+      const lines: string[] = [];
+      for (let i = next(200); i >= 0; i--) {
+        const filler = "x".repeat(next(12));
+        lines.push(
+          next(3) === 0 ? `${filler.slice(0, next(5))}${next(2) ? "needle" : "pin"}${filler}` : filler,
+        );
+      }
+      const buf = Buffer.from(`${lines.join("\n")}\n`);
+      assert.deepEqual(linesFound(search, buf), expected(buf, ["needle", "pin"]));
+    }
+  });
+
+  it("counts the sample's 4-byte windows in the module as the host's bucket says", () => {
+    const module = wasmModule("scan.wasm");
+    assert.ok(module);
+    const exports = new WebAssembly.Instance(module, {}).exports as unknown as {
+      memory: WebAssembly.Memory;
+      dataEnd(): number;
+      countWindows(start: number, end: number, counts: number): void;
+    };
+    const sample = readFileSync(join(root, "examples", "asterisk-messages.log"));
+    const textAt = Math.ceil(exports.dataEnd() / 8) * 8;
+    const countsAt = textAt + sample.length + 8 - (sample.length % 8);
+    exports.memory.grow(Math.ceil((countsAt + 4 * 65_536) / 65_536));
+    new Uint8Array(exports.memory.buffer).set(sample, textAt);
+    exports.countWindows(textAt, textAt + sample.length, countsAt);
+    const counts = new Uint32Array(exports.memory.buffer, countsAt, 65_536);
+    const want = new Uint32Array(65_536);
+    for (let at = 0; at + 4 <= sample.length; at++) want[windowBucket(sample, at)]!++;
+    assert.deepEqual(counts, want);
+    assert.equal(
+      counts.reduce((n, c) => n + c, 0),
+      sample.length - 3,
+    );
   });
 
   it("ignores stale bytes past the end of a shorter chunk", () => {

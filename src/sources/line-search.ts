@@ -94,7 +94,8 @@ interface Exports {
     arena: number,
     arenaBytes: number,
   ): void;
-  countNewlines(start: number, end: number): number;
+  newlinesFound(): number;
+  countWindows(start: number, end: number, counts: number): void;
   findLines(
     start: number,
     end: number,
@@ -158,9 +159,9 @@ export class WasmLineSearch implements LineSearch {
     this.memory = new Uint8Array(wasm.memory.buffer);
     this.words = new Uint32Array(wasm.memory.buffer);
     this.fields = new Int32Array(wasm.memory.buffer);
-    this.reserve(WASM_PAGE);
+    this.reserve(SAMPLE_BYTES);
     // Each literal's fingerprint is chosen once, for both tables.
-    const counts = windowCounts(sample.subarray(0, Math.min(sample.length, SAMPLE_BYTES)));
+    const counts = this.windowCounts(sample.subarray(0, Math.min(sample.length, SAMPLE_BYTES)));
     const chosen = new Map<string, { offset: number; key: string }>();
     const fingerprint = (literal: Buffer) => {
       const key = literal.toString("latin1");
@@ -194,6 +195,19 @@ export class WasmLineSearch implements LineSearch {
     }
   }
 
+  /**
+   * How often the sample holds each 4-byte window, counted in one pass by bucket (windows that
+   * share a bucket count together, which can only make a window look commoner than it is). The
+   * sample goes where the text will, the counts where the output will: reserve has made room for
+   * 4 bytes of output per byte of text.
+   */
+  private windowCounts(sample: Buffer): Uint32Array {
+    this.memory.set(sample, this.textAt);
+    const countsAt = this.outAt();
+    this.wasm.countWindows(this.textAt, this.textAt + sample.length, countsAt);
+    return new Uint32Array(this.wasm.memory.buffer, countsAt, WINDOW_BUCKETS);
+  }
+
   scan(buf: Buffer, end: number, visit: (start: number, stop: number, parsed: number) => void): number {
     this.reserve(end);
     const text = this.textAt;
@@ -210,6 +224,8 @@ export class WasmLineSearch implements LineSearch {
       this.literals.length,
       base + SCRATCH,
     );
+    // Read now: the parser's test for plain lines searches too.
+    const lines = this.wasm.newlinesFound();
     const words = this.words;
     if (this.recordsAt === 0) {
       for (let i = 0, w = out >>> 2; i < found; i++, w += 2)
@@ -228,7 +244,7 @@ export class WasmLineSearch implements LineSearch {
         }
       }
     }
-    return this.wasm.countNewlines(text, text + end);
+    return lines;
   }
 
   /** Where the output pairs go: past the text's padding, on a word boundary. */
@@ -332,16 +348,7 @@ function rarestWindow(literal: Buffer, counts: Uint32Array): { offset: number; k
 
 const WINDOW_BUCKETS = 1 << 16;
 
-/**
- * How often the sample holds each 4-byte window, counted in one pass by bucket: windows that
- * share a bucket count together, which can only make a window look commoner than it is.
- */
-function windowCounts(sample: Buffer): Uint32Array {
-  const counts = new Uint32Array(WINDOW_BUCKETS);
-  for (let at = 0; at + FINGERPRINT <= sample.length; at++) counts[windowBucket(sample, at)]!++;
-  return counts;
-}
-
-function windowBucket(bytes: Buffer, at: number): number {
+/** A 4-byte window's bucket, as the module's countWindows counts it. */
+export function windowBucket(bytes: Buffer, at: number): number {
   return Math.imul(bytes.readInt32LE(at), 0x9e3779b1) >>> 16;
 }
