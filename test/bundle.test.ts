@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { BUNDLE, CODE_CACHE, compileBundle } from "../src/cli/bundle.js";
+import { BUNDLE, CODE_CACHE, compileBundle } from "../src/cli/launch.cjs";
 import { runCommand, sipbanMain } from "./helpers/command.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
@@ -27,7 +27,11 @@ describe("the CLI bundle and its code cache", () => {
       mkdirSync(join(dir, sub), { recursive: true });
     copyFileSync(join(root, "package.json"), join(dir, "package.json"));
     copyFileSync(join(root, "bin", "sipban"), join(dir, "bin", "sipban"));
-    copyFileSync(join(root, "dist", "src", "cli", "bundle.js"), join(dir, "dist", "src", "cli", "bundle.js"));
+    copyFileSync(join(root, "bin", "package.json"), join(dir, "bin", "package.json"));
+    copyFileSync(
+      join(root, "dist", "src", "cli", "launch.cjs"),
+      join(dir, "dist", "src", "cli", "launch.cjs"),
+    );
     copyFileSync(BUNDLE, join(dir, "dist", "bundle", "cli", "main.cjs"));
     writeFileSync(join(dir, "dist", "bundle", "cli", "main.cjs.cache"), "not a code cache");
     cpSync(join(root, "dist", "assembly"), join(dir, "dist", "assembly"), { recursive: true });

@@ -42,7 +42,7 @@ registerStatus(program);
 registerConfigCommands(program);
 registerRules(program);
 
-// Not a top-level await: the bundle is a CommonJS script (see bundle.ts).
+// Not a top-level await: the bundle is a CommonJS script (see launch.cts).
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.exitCode = reportError(err);
 });

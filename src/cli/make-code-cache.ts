@@ -4,7 +4,7 @@
 // that fails fails the build, and leaves no cache.
 import { rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { BUNDLE, CODE_CACHE, compileBundle, runBundle } from "./bundle.js";
+import { BUNDLE, CODE_CACHE, compileBundle, runBundle } from "./launch.cjs";
 
 const example = (name: string) => fileURLToPath(new URL(`../../../examples/${name}`, import.meta.url));
 

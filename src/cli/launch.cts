@@ -1,7 +1,10 @@
+// CommonJS, as bin/sipban is: an ES module at start-up costs Node's module loader (resolving,
+// translating, a facade for each built-in imported) at every invocation.
 import { readFileSync } from "node:fs";
-import Module, { createRequire } from "node:module";
-import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+
+import Module = require("node:module");
+
+import { join } from "node:path";
 import { Script } from "node:vm";
 
 /**
@@ -12,7 +15,7 @@ import { Script } from "node:vm";
  * compiles a CommonJS module. A cache that another Node or V8 build made, or none, is rejected
  * by V8 and the script compiles as usual.
  */
-export const BUNDLE = fileURLToPath(new URL("../../bundle/cli/main.cjs", import.meta.url));
+export const BUNDLE = join(__dirname, "..", "..", "bundle", "cli", "main.cjs");
 
 /** Where the build writes the bundle's code cache, and the launcher reads it. */
 export const CODE_CACHE = `${BUNDLE}.cache`;
@@ -33,7 +36,7 @@ export function runBundle(script: Script): void {
     filename: string,
     dirname: string,
   ) => void;
-  body.call(module.exports, module.exports, createRequire(BUNDLE), module, BUNDLE, dirname(BUNDLE));
+  body.call(module.exports, module.exports, Module.createRequire(BUNDLE), module, BUNDLE, join(BUNDLE, ".."));
 }
 
 /** The CLI, with the code cache when the build made one. */
