@@ -233,7 +233,9 @@ describe("allowlist matching", () => {
     for (let bits = 0; bits <= 32; bits++) {
       const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
       const list = new Allowlist([`${text((base & mask) >>> 0)}/${bits}`], { includeHost: false });
-      for (const n of [base, (base & mask) >>> 0, ((base | ~mask) >>> 0) + 1, 0, 0xffffffff, base ^ 1]) {
+      const first = (base & mask) >>> 0;
+      const last = (base | ~mask) >>> 0;
+      for (const n of [base, first, first - 1, last, last + 1, 0, 0xffffffff, base ^ 1]) {
         const ip = text(n >>> 0);
         if (ip.startsWith("127.")) continue;
         assert.equal(list.has(ip), (n & mask) >>> 0 === (base & mask) >>> 0, `${ip} in /${bits}`);

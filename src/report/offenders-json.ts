@@ -109,31 +109,60 @@ export function writeOffendersJson(
   }
 
   // Each text as a JSON string, once: every address, reason and service, and the users listed.
+  // Each table's texts are written to the memory in one piece: a write per text cost more than
+  // the rest of this function, run once a scan and mostly before it is compiled.
   let longest = 0;
   let full = false;
-  const put = (table: number, id: number, text: string) => {
-    const length = memory.put(JSON.stringify(text));
-    if (length < 0) {
+  const put = (table: number, ids: ArrayLike<number> | null, texts: readonly string[]) => {
+    const quoted = texts.map((text) => JSON.stringify(text));
+    const joined = quoted.join("");
+    const bytes = memory.put(joined);
+    if (bytes < 0) {
       full = true;
       return;
     }
-    memory.setPair(table + 8 * id, memory.end - length, length);
-    longest = Math.max(longest, length);
+    // Quoted texts are well formed (lone surrogates escaped): joined, each encodes as alone.
+    const ascii = bytes === joined.length;
+    let at = memory.end - bytes;
+    for (let k = 0; k < quoted.length; k++) {
+      const length = ascii ? quoted[k]!.length : Buffer.byteLength(quoted[k]!);
+      memory.setPair(table + 8 * (ids === null ? k : ids[k]!), at, length);
+      at += length;
+      longest = Math.max(longest, length);
+    }
   };
-  for (let i = 0; i < n; i++) put(ipTextsAt, i, log.ipOf(i));
+  put(
+    ipTextsAt,
+    null,
+    Array.from({ length: n }, (_, i) => log.ipOf(i)),
+  );
   const longestIp = longest;
-  for (let id = 0; id < log.reasons.size; id++) put(reasonTextsAt, id, log.reasons.text(id));
-  for (let id = 0; id < log.services.size; id++) put(serviceTextsAt, id, log.services.text(id));
+  put(
+    reasonTextsAt,
+    null,
+    Array.from({ length: log.reasons.size }, (_, id) => log.reasons.text(id)),
+  );
+  put(
+    serviceTextsAt,
+    null,
+    Array.from({ length: log.services.size }, (_, id) => log.services.text(id)),
+  );
   const listed = new Uint8Array(log.users.size);
+  const userIds: number[] = [];
   for (let i = 0; i < n; i++) {
     for (let k = i * MAX_USERS; k < i * MAX_USERS + userCounts[i]!; k++) {
       const id = userSlots[k]!;
       if (listed[id] === 0) {
         listed[id] = 1;
-        put(userTextsAt, id, log.users.text(id));
+        userIds.push(id);
       }
     }
   }
+  put(
+    userTextsAt,
+    userIds,
+    userIds.map((id) => log.users.text(id)),
+  );
 
   if (full) return undefined;
   wasm.setup(
