@@ -87,6 +87,17 @@ describe("configuration", () => {
     );
   });
 
+  it("takes Asterisk's dateformat, and names the line of one it cannot read back", () => {
+    assert.equal(
+      parseConfig("detect:\n  dateformat: '%d/%m/%Y %T'\n", "x.yaml").detect.dateformat,
+      "%d/%m/%Y %T",
+    );
+    assert.equal(
+      errorOf("detect:\n  banInjection: true\n  dateformat: '%d/%m %H:%M:%S %j'\n"),
+      '/etc/sipban/sipban.yaml:3: detect.dateformat: "%d/%m %H:%M:%S %j": %j is not a conversion sipban can read back into a date',
+    );
+  });
+
   it("reports YAML syntax errors with a line", () => {
     assert.match(errorOf("policy:\n  maxretry: [5\n"), /sipban\.yaml:\d+: /);
   });

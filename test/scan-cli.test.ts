@@ -213,7 +213,20 @@ describe("sipban scan", () => {
     assert.equal(undated.code, 0);
     assert.match(
       undated.stdout,
-      /^Note: 1 line without a date sipban can read \(Kamailio's stderr has none\), counted at the last dated line or the file's last change\.$/m,
+      /^Note: 1 line without a date sipban can read, counted at the last dated line or the file's last change \(for Asterisk, give its dateformat: --dateformat or detect\.dateformat; Kamailio's stderr has none\)\.$/m,
+    );
+    // Given the format, the line is dated and nothing is said.
+    const dated = await scan(["--json", "--dateformat", "%d/%m/%Y %T", odd]);
+    assert.equal(dated.code, 0, dated.stderr);
+    assert.equal(
+      JSON.parse(dated.stdout).offenders[0].firstSeen,
+      new Date(2026, 2, 5, 10, 0, 1).toISOString(),
+    );
+    const bad = await scan(["--dateformat", "%d/%m/%Y %Q", odd]);
+    assert.equal(bad.code, 2);
+    assert.equal(
+      bad.stderr,
+      'sipban: --dateformat: "%d/%m/%Y %Q": %Q is not a conversion sipban can read back into a date\n',
     );
   });
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { defaultConfig } from "../src/config/defaults.js";
+import { DateFormat } from "../src/detect/dateformat.js";
 import { Detector } from "../src/detect/detector.js";
 import type { FailureEvent } from "../src/detect/event.js";
 import { buildRules } from "../src/detect/ruleset.js";
@@ -113,5 +114,79 @@ describe("yearless dates", () => {
     detector.flush();
     assert.equal(events.length, 1);
     assert.equal(events[0]!.time, new Date(2024, 3, 4, 10, 0, 1).getTime());
+  });
+});
+
+describe("a configured dateformat (Asterisk's logger.conf)", () => {
+  const reference = new Date(2026, 5, 1, 12).getTime();
+  const parserFor = (format: string) => new TimestampParser(reference, undefined, DateFormat.compile(format));
+
+  it("reads day-first dates and milliseconds that the built-in readers would not, or would misread", () => {
+    assert.equal(
+      parserFor("%d/%m/%Y %T").parse("05/03/2026 10:00:01"),
+      new Date(2026, 2, 5, 10, 0, 1).getTime(),
+    );
+    assert.ok(Number.isNaN(new TimestampParser(reference).parse("05/03/2026 10:00:01")));
+    // Without the format, "05-03" is month first (March would be the 3rd of May).
+    assert.equal(parserFor("%d-%m %T").parse("05-03 10:00:01"), new Date(2026, 2, 5, 10, 0, 1).getTime());
+    assert.equal(
+      new TimestampParser(reference).parse("05-03 10:00:01"),
+      new Date(2026, 4, 3, 10, 0, 1).getTime(),
+    );
+    assert.equal(
+      parserFor("%F %T.%3q").parse("2026-03-05 10:00:01.123"),
+      new Date(2026, 2, 5, 10, 0, 1, 123).getTime(),
+    );
+    assert.equal(
+      parserFor("%d.%m.%y %H:%M:%S,%6q").parse("05.03.26 10:00:01,123456"),
+      new Date(2026, 2, 5, 10, 0, 1, 123).getTime(),
+    );
+  });
+
+  it("reads month and weekday names, 12-hour clocks, epoch seconds and UTC offsets", () => {
+    assert.equal(
+      parserFor("%a %b %e %Y %r").parse("Thu Mar  5 2026 10:00:01 PM"),
+      new Date(2026, 2, 5, 22, 0, 1).getTime(),
+    );
+    assert.equal(
+      parserFor("%B %d %l:%M %p").parse("March 05 12:30 AM"),
+      new Date(2026, 2, 5, 0, 30).getTime(),
+    );
+    assert.equal(
+      parserFor("%B %d %I:%M %p").parse("March 05 12:30 PM"),
+      new Date(2026, 2, 5, 12, 30).getTime(),
+    );
+    assert.equal(parserFor("%s.%6q").parse("1709632801.123456"), 1_709_632_801_123);
+    assert.equal(
+      parserFor("%Y-%m-%dT%H:%M:%S%z").parse("2026-03-05T10:00:01-0130"),
+      Date.UTC(2026, 2, 5, 11, 30, 1),
+    );
+    assert.equal(
+      parserFor("%A %d %b %Y %T %Z").parse("Thursday 05 Mar 2026 10:00:01 CET"),
+      new Date(2026, 2, 5, 10, 0, 1).getTime(),
+    );
+    // A yearless format: the reference's year, or the one before when that would be ahead.
+    assert.equal(parserFor("%d/%m %T").parse("31/12 23:59:59"), new Date(2025, 11, 31, 23, 59, 59).getTime());
+  });
+
+  it("reads its own texts only: literal characters, field widths and ranges are held to", () => {
+    const parser = parserFor("%d.%m.%Y %T");
+    assert.ok(Number.isNaN(parser.parse("05x03x2026 10:00:01")), "a dot is a dot");
+    assert.ok(Number.isNaN(parser.parse("5.03.2026 10:00:01")), "%d is two digits");
+    assert.ok(Number.isNaN(parser.parse("32.03.2026 10:00:01")), "no 32nd");
+    assert.ok(Number.isNaN(parser.parse("05.13.2026 10:00:01")), "no 13th month");
+    assert.ok(Number.isNaN(parser.parse("05.03.2026 24:00:01")), "no 24th hour");
+    // A date of another form still reads as it would without the format.
+    assert.equal(parser.parse("2026-03-05 10:00:01"), new Date(2026, 2, 5, 10, 0, 1).getTime());
+  });
+
+  it("refuses a format it could not read back, saying why", () => {
+    assert.throws(() => DateFormat.compile("%d/%m/%Y %Q"), /%Q is not a conversion sipban can read back/);
+    assert.throws(() => DateFormat.compile("%Y %j %T"), /%j is not a conversion/);
+    assert.throws(() => DateFormat.compile("%d/%m 100%"), /ends with a lone %/);
+    assert.throws(() => DateFormat.compile("%H:%M:%S"), /writes no day and month/);
+    assert.throws(() => DateFormat.compile("%d %T"), /writes no day and month/);
+    assert.doesNotThrow(() => DateFormat.compile("%s"));
+    assert.doesNotThrow(() => DateFormat.compile("%e %h %T %%"));
   });
 });

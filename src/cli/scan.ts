@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
+import { DateFormat } from "../detect/dateformat.js";
 import type { LineOutcome } from "../detect/detector.js";
 import { durationProblem, formatMs, parseDuration } from "../policy/policy.js";
 import { type ScanResult, scanFiles } from "../report/scan-files.js";
@@ -17,6 +18,7 @@ interface ScanOptions {
   explain?: boolean;
   maxretry?: string;
   findtime?: string;
+  dateformat?: string;
   ban?: boolean;
 }
 
@@ -32,6 +34,10 @@ export function registerScan(program: Command): void {
     )
     .option("--maxretry <n>", "failures that earn a ban (default from the configuration: 5)")
     .option("--findtime <duration>", "window the failures must fall in, e.g. 10m")
+    .option(
+      "--dateformat <format>",
+      "Asterisk's dateformat from logger.conf, when the dates are in none sipban reads by itself",
+    )
     .option(
       "--ban",
       "ban what the policy decides (for cron: running it again on the same log changes nothing)",
@@ -49,6 +55,14 @@ export function registerScan(program: Command): void {
         const problem = durationProblem(options.findtime, ms);
         if (problem !== undefined) throw new InputError(`--findtime: ${problem}`);
         config.policy.findtime = ms;
+      }
+      if (options.dateformat !== undefined) {
+        try {
+          DateFormat.compile(options.dateformat);
+        } catch (err) {
+          throw new InputError(`--dateformat: ${(err as Error).message}`);
+        }
+        config.detect.dateformat = options.dateformat;
       }
       const paths = files.length > 0 ? files : DEFAULT_LOGS.filter((p) => existsSync(p));
       if (paths.length === 0) {
@@ -169,7 +183,7 @@ function renderTable(result: ScanResult, policy: PolicyView): string {
   if (s.oversized) notes.push(`${counted(s.oversized, "oversized line")} skipped`);
   if (s.undated)
     notes.push(
-      `${counted(s.undated, "line")} without a date sipban can read (Kamailio's stderr has none), counted at the last dated line or the file's last change`,
+      `${counted(s.undated, "line")} without a date sipban can read, counted at the last dated line or the file's last change (for Asterisk, give its dateformat: --dateformat or detect.dateformat; Kamailio's stderr has none)`,
     );
   const noteLines = notes.length ? ["", ...notes.map((n) => `Note: ${n}.`)] : [];
   // The notes matter most when nothing was found: they say what was seen but not counted.

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DateFormat } from "../detect/dateformat.js";
 import { allowlistEntryError } from "../policy/allowlist.js";
 import { durationProblem, parseDuration } from "../policy/policy.js";
 
@@ -32,6 +33,14 @@ const customRule = z.strictObject({
   instant: z.boolean().default(false),
   /** Lines the rule must match (checked at load time). */
   examples: z.array(z.string()).default([]),
+});
+
+const dateformat = z.string().superRefine((format, ctx) => {
+  try {
+    DateFormat.compile(format);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+  }
 });
 
 const portRange = z.union([
@@ -174,6 +183,11 @@ export const configSchema = z.strictObject({
       honeypot: z.array(z.string().min(3)).default([]),
       /** Ban an address caught splitting log records at once. */
       banInjection: z.boolean().default(false),
+      /**
+       * Asterisk's `dateformat` (logger.conf), when it is not one sipban reads without it: lines
+       * in an unknown format would be counted at the file's time.
+       */
+      dateformat: dateformat.optional(),
       custom: z.array(customRule).default([]),
     })
     .prefault({}),

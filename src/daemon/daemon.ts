@@ -182,6 +182,7 @@ export class Daemon {
         rules: buildRules(this.config.detect),
         weights: this.config.detect.weights,
         banInjection: this.config.detect.banInjection,
+        dateformat: this.config.detect.dateformat,
       },
       (e) => this.onFailure(e),
     );

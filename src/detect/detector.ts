@@ -1,5 +1,6 @@
 import { escapeRegExp } from "../util/escape-regexp.js";
 import { Coalescer } from "./coalesce.js";
+import { DateFormat } from "./dateformat.js";
 import { blankEvent, type FailureEvent, type LogRecord } from "./event.js";
 import { KAMAILIO, LayoutParser } from "./layout.js";
 import { OFFENDER, type ParsedFailureSink, ParsedLines, REASON_NUMBER, USER_NUMBER } from "./parsed-lines.js";
@@ -25,6 +26,8 @@ export interface DetectorOptions {
   banInjection?: boolean;
   /** Reference time for yearless dates (a scanned file's modification time). */
   referenceTime?: number;
+  /** Asterisk's `dateformat` when it is not one read without it (valid: see DateFormat.compile). */
+  dateformat?: string;
   /** Called for every line that was looked at, with what became of it. */
   observe?: (line: string, outcome: LineOutcome) => void;
   /**
@@ -235,7 +238,11 @@ export class Detector {
     /** Receives each failure, once, when the split guard has let its line through. */
     private readonly emit: (event: FailureEvent) => void,
   ) {
-    this.timestamps = new TimestampParser(options.referenceTime ?? Date.now(), options.clock);
+    this.timestamps = new TimestampParser(
+      options.referenceTime ?? Date.now(),
+      options.clock,
+      options.dateformat === undefined ? undefined : DateFormat.compile(options.dateformat),
+    );
     this.layout = new LayoutParser(this.timestamps, options.clock);
     this.lastTime = this.timestamps.reference();
     const allLiterals = [...new Set(options.rules.flatMap((r) => r.literals))];

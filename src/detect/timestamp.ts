@@ -1,3 +1,5 @@
+import type { DateFields, DateFormat } from "./dateformat.js";
+
 const MONTHS: Record<string, number> = {
   Jan: 0,
   Feb: 1,
@@ -22,6 +24,7 @@ const FUTURE_SLACK_MS = 2 * 24 * 3600 * 1000;
  * `03-05 10:00:01.123456`) take the year of the reference time, one year earlier when that would
  * put them in the future. The reference is a scanned file's modification time, or, for a source
  * followed live, the clock: a daemon that has run for weeks must still date its lines in the present.
+ * A `dateformat` configured (see DateFormat) is tried before the dates known without one.
  */
 export class TimestampParser {
   private lastText = "";
@@ -36,6 +39,7 @@ export class TimestampParser {
   constructor(
     private readonly referenceMs: number = Date.now(),
     private readonly clock?: () => number,
+    private readonly dateFormat?: DateFormat,
   ) {}
 
   reference(): number {
@@ -81,6 +85,18 @@ export class TimestampParser {
     return this.yearless(month, day, pair(7), pair(10), pair(13), ms);
   }
 
+  /** The time a configured `dateformat` wrote. */
+  private fromFields(f: DateFields): number {
+    if (f.epochSeconds !== undefined) return f.epochSeconds * 1000 + f.ms;
+    // compile() holds the day and month to be written when the epoch is not.
+    const month = f.month!;
+    const day = f.day!;
+    if (f.year === undefined) return this.yearless(month, day, f.hour, f.minute, f.second, f.ms);
+    if (f.offsetMinutes !== undefined)
+      return Date.UTC(f.year, month, day, f.hour, f.minute, f.second, f.ms) - f.offsetMinutes * 60_000;
+    return new Date(f.year, month, day, f.hour, f.minute, f.second, f.ms).getTime();
+  }
+
   /** A local time without a year: the reference time's year, or the year before it. */
   private yearless(month: number, day: number, h: number, mi: number, s: number, ms: number): number {
     const reference = this.reference();
@@ -105,6 +121,8 @@ export class TimestampParser {
   }
 
   private compute(text: string): number {
+    const fields = this.dateFormat?.read(text);
+    if (fields) return this.fromFields(fields);
     const syslog = this.syslogDate(text);
     if (!Number.isNaN(syslog)) return syslog;
     let m = ISO_DATE.exec(text);

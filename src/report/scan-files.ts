@@ -148,6 +148,7 @@ async function scanFile(
       rules,
       weights: config.detect.weights,
       banInjection: config.detect.banInjection,
+      dateformat: config.detect.dateformat,
       referenceTime: mtime,
       observe: options.observe,
       parsedLines,

@@ -1,0 +1,210 @@
+import { escapeRegExp } from "../util/escape-regexp.js";
+
+/** What a date written by a `dateformat` says; fields it does not write are undefined. */
+export interface DateFields {
+  year?: number;
+  /** 0 to 11. */
+  month?: number;
+  day?: number;
+  hour: number;
+  minute: number;
+  second: number;
+  ms: number;
+  /** Seconds since the epoch (`%s`): the whole time. */
+  epochSeconds?: number;
+  /** The offset from UTC in minutes (`%z`); without it the time is local. */
+  offsetMinutes?: number;
+}
+
+const MONTH_NAMES = [
+  "January",
+  "February",
+  "March",
+  "April",
+  "May",
+  "June",
+  "July",
+  "August",
+  "September",
+  "October",
+  "November",
+  "December",
+];
+const WEEKDAY_NAMES = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+type Setter = (fields: DateFields, text: string) => void;
+
+interface Directive {
+  pattern: string;
+  set?: Setter;
+}
+
+const number = (pattern: string, set: (f: DateFields, n: number) => void): Directive => ({
+  pattern,
+  set: (f, text) => set(f, Number(text.trim())),
+});
+const monthName = (names: readonly string[]): Directive => ({
+  pattern: names.join("|"),
+  set: (f, text) => {
+    f.month = names.indexOf(text);
+  },
+});
+
+// strftime's conversions in the C locale (Asterisk formats its dates with it), one capture each
+// (or none, for what says nothing the date needs: weekday names, a time zone's name).
+const DIRECTIVES: Record<string, Directive> = {
+  Y: number("\\d{4}", (f, n) => {
+    f.year = n;
+  }),
+  // As glibc's strptime reads it: 69 to 99 are 1969 to 1999, 00 to 68 are 2000 to 2068.
+  y: number("\\d\\d", (f, n) => {
+    f.year = n < 69 ? 2000 + n : 1900 + n;
+  }),
+  m: number("\\d\\d", (f, n) => {
+    f.month = n - 1;
+  }),
+  d: number("\\d\\d", (f, n) => {
+    f.day = n;
+  }),
+  e: number("[ \\d]\\d", (f, n) => {
+    f.day = n;
+  }),
+  b: monthName(MONTH_NAMES.map((m) => m.slice(0, 3))),
+  h: monthName(MONTH_NAMES.map((m) => m.slice(0, 3))),
+  B: monthName(MONTH_NAMES),
+  a: { pattern: WEEKDAY_NAMES.map((d) => d.slice(0, 3)).join("|") },
+  A: { pattern: WEEKDAY_NAMES.join("|") },
+  H: number("\\d\\d", (f, n) => {
+    f.hour = n;
+  }),
+  k: number("[ \\d]\\d", (f, n) => {
+    f.hour = n;
+  }),
+  // 12-hour clocks: 12 AM is 0 h; %p adds 12 for PM (read after the hour, see read()).
+  I: number("\\d\\d", (f, n) => {
+    f.hour = n % 12;
+  }),
+  l: number("[ \\d]\\d", (f, n) => {
+    f.hour = n % 12;
+  }),
+  p: {
+    pattern: "AM|PM",
+    set: (f, text) => {
+      if (text === "PM") f.hour += 12;
+    },
+  },
+  M: number("\\d\\d", (f, n) => {
+    f.minute = n;
+  }),
+  S: number("\\d\\d", (f, n) => {
+    f.second = n;
+  }),
+  s: number("\\d+", (f, n) => {
+    f.epochSeconds = n;
+  }),
+  z: {
+    pattern: "[+-]\\d{4}",
+    set: (f, text) => {
+      const minutes = Number(text.slice(1, 3)) * 60 + Number(text.slice(3, 5));
+      f.offsetMinutes = text[0] === "-" ? -minutes : minutes;
+    },
+  },
+  Z: { pattern: "[A-Za-z][A-Za-z0-9+-]*" },
+  n: { pattern: "\\n" },
+  t: { pattern: "\\t" },
+};
+
+// Conversions that stand for others.
+const SHORTHANDS: Record<string, string> = {
+  F: "%Y-%m-%d",
+  T: "%H:%M:%S",
+  D: "%m/%d/%y",
+  R: "%H:%M",
+  r: "%I:%M:%S %p",
+  x: "%m/%d/%y",
+  X: "%H:%M:%S",
+};
+
+/** A fraction of a second as Asterisk writes it: `%3q` is milliseconds, `%6q` microseconds. */
+function fraction(digits: number | undefined): Directive {
+  return {
+    pattern: digits === undefined ? "\\d{1,6}" : `\\d{${digits}}`,
+    set: (f, text) => {
+      f.ms = Math.floor(Number(`0.${text}`) * 1000);
+    },
+  };
+}
+
+/** A capture of the date's pattern and what it sets. */
+interface Capture {
+  group: number;
+  set: Setter;
+}
+
+/**
+ * Reads the dates Asterisk writes with a `dateformat` of logger.conf: strftime's conversions in
+ * the C locale, and Asterisk's `%q` (`%1q` to `%6q`) for fractions of a second. Built once from
+ * the format; `read` then takes a whole date text apart, or says it is not one.
+ */
+export class DateFormat {
+  private constructor(
+    private readonly pattern: RegExp,
+    /** In the order to apply them: %p after the hour it turns. */
+    private readonly captures: readonly Capture[],
+  ) {}
+
+  /** Throws an Error that says what is wrong with `format`, in words for the configuration. */
+  static compile(format: string): DateFormat {
+    const expanded = format.replace(/%([FTDRrxX])/g, (_, c: string) => SHORTHANDS[c]!);
+    let source = "";
+    const captures: Capture[] = [];
+    const halfDay: Capture[] = [];
+    const seen = new Set<string>();
+    for (let i = 0; i < expanded.length; i++) {
+      const c = expanded[i]!;
+      if (c !== "%") {
+        source += escapeRegExp(c);
+        continue;
+      }
+      const conversion = /^(?:[1-6]?q|[^])/.exec(expanded.slice(i + 1))?.[0];
+      if (conversion === undefined) throw new Error(`"${format}" ends with a lone %`);
+      i += conversion.length;
+      if (conversion === "%") {
+        source += "%";
+        continue;
+      }
+      const isFraction = conversion.endsWith("q");
+      const directive = isFraction
+        ? fraction(conversion.length === 2 ? Number(conversion[0]) : undefined)
+        : DIRECTIVES[conversion];
+      if (directive === undefined)
+        throw new Error(`"${format}": %${conversion} is not a conversion sipban can read back into a date`);
+      seen.add(isFraction ? "q" : conversion);
+      if (directive.set === undefined) {
+        source += `(?:${directive.pattern})`;
+        continue;
+      }
+      source += `(${directive.pattern})`;
+      const capture = { group: captures.length + halfDay.length + 1, set: directive.set };
+      (conversion === "p" ? halfDay : captures).push(capture);
+    }
+    const hasDay = seen.has("d") || seen.has("e");
+    const hasMonth = seen.has("m") || seen.has("b") || seen.has("h") || seen.has("B");
+    if (!seen.has("s") && !(hasDay && hasMonth))
+      throw new Error(`"${format}" writes no day and month (%d or %e, and %m or %b) nor epoch seconds (%s)`);
+    return new DateFormat(new RegExp(`^${source}$`), [...captures, ...halfDay]);
+  }
+
+  /** The fields of `text`, or null when the format did not write it. */
+  read(text: string): DateFields | null {
+    const m = this.pattern.exec(text);
+    if (m === null) return null;
+    const fields: DateFields = { hour: 0, minute: 0, second: 0, ms: 0 };
+    for (const { group, set } of this.captures) set(fields, m[group]!);
+    // Date would roll a field out of range over into the next; such a text is not a date.
+    const { day, hour, minute, second } = fields;
+    if (day !== undefined && (day < 1 || day > 31)) return null;
+    if (fields.month !== undefined && (fields.month < 0 || fields.month > 11)) return null;
+    return hour > 23 || minute > 59 || second > 60 ? null : fields;
+  }
+}
