@@ -166,7 +166,7 @@ export class DateFormat {
         source += escapeRegExp(c);
         continue;
       }
-      const conversion = /^(?:[1-6]?q|[^])/.exec(expanded.slice(i + 1))?.[0];
+      const conversion = /^(?:[1-6]?q|[\s\S])/.exec(expanded.slice(i + 1))?.[0];
       if (conversion === undefined) throw new Error(`"${format}" ends with a lone %`);
       i += conversion.length;
       if (conversion === "%") {
