@@ -28,7 +28,7 @@ export function newlinesFound(): u32 {
   return newlines;
 }
 
-/** The newlines among the 16 bytes at p, as bits. */
+/** Which of the 16 bytes of `c` are newlines, as bits. */
 // @ts-ignore: decorator
 @inline
 function newlineBits(c: v128): u32 {
@@ -108,8 +108,9 @@ function confirm(
  * Finds the lines in [start, end) that hold a literal; writes each one's start and end to `out`
  * (in order, each line once) and returns how many there are. `end` must follow a newline. Counts
  * the newlines on the way (see newlinesFound): each block of 16 bytes it reads whole, and up to
- * the newline of each line it finds (the rest of that line holds none). Bytes past `end` are the
- * padding's zeros.
+ * the newline of each line it finds (the rest of that line holds none). The count is right when
+ * the bytes past `end` hold no newline: the host's padding is zeros. (The parser's test for
+ * plain lines searches one line of a chunk, followed by the next: it does not use the count.)
  */
 export function findLines(
   start: usize,

@@ -116,7 +116,7 @@ describe("line search", () => {
 
   it("counts every newline around the lines it finds: short lines, several in a block, before and after", () => {
     const search = wasm(["needle", "pin"], Buffer.alloc(0));
-    // Seeded: lines of 0 to 20 bytes, a third of them holding a literal somewhere.
+    // Seeded: lines of 0 to 21 bytes, a third of them holding a literal somewhere.
     let seed = 7;
     const next = (n: number) => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;

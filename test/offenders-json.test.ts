@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { emptyStats } from "../src/detect/detector.js";
 import { FailureLog } from "../src/report/failure-log.js";
 import { OffenderReport } from "../src/report/offenders.js";
-import { writeOffendersJson } from "../src/report/offenders-json.js";
+import { TEXTS_PER_WRITE, writeOffendersJson } from "../src/report/offenders-json.js";
 import type { ScanResult } from "../src/report/scan-files.js";
 import { failure } from "./helpers/events.js";
 import { HOSTILE_USERS, stringified, written } from "./helpers/scan-json.js";
@@ -54,6 +54,20 @@ describe("the offender list written in WebAssembly", () => {
     const { count, pieces } = fromWasm(report);
     assert.equal(count, 3000);
     assert.ok(pieces.length > 10, `${pieces.length} pieces`);
+    const result = resultOf(report);
+    assert.equal(written(result).text, stringified(result));
+  });
+
+  it("writes tables of more texts than one write takes, ASCII in one slice and not in another", () => {
+    const log = new FailureLog();
+    const n = TEXTS_PER_WRITE * 2 + 100;
+    for (let k = 0; k < n; k++) {
+      const ip = `10.${k >> 16}.${(k >> 8) & 255}.${k & 255}`;
+      // Past the first slice of user names, one that is not ASCII.
+      log.add(failure(ip, T0 + k, { user: k === TEXTS_PER_WRITE + 7 ? "ü😀" : `u${k}` }));
+    }
+    const report = new OffenderReport(log);
+    assert.equal(fromWasm(report).count, n);
     const result = resultOf(report);
     assert.equal(written(result).text, stringified(result));
   });

@@ -222,6 +222,18 @@ describe("sipban scan", () => {
       JSON.parse(dated.stdout).offenders[0].firstSeen,
       new Date(2026, 2, 5, 10, 0, 1).toISOString(),
     );
+    // A space-padded day where the date starts ("[ 5/03/2026 ...]").
+    const padded = join(dir, "padded-dates.log");
+    writeFileSync(
+      padded,
+      "[ 5/03/2026 10:00:01] NOTICE[1] chan_sip.c: Registration from '<sip:1@192.0.2.10>' failed for '203.0.113.50:5060' - Wrong password\n",
+    );
+    const spaced = await scan(["--json", "--dateformat", "%e/%m/%Y %T", padded]);
+    assert.equal(spaced.code, 0, spaced.stderr);
+    assert.equal(
+      JSON.parse(spaced.stdout).offenders[0].firstSeen,
+      new Date(2026, 2, 5, 10, 0, 1).toISOString(),
+    );
     const bad = await scan(["--dateformat", "%d/%m/%Y %Q", odd]);
     assert.equal(bad.code, 2);
     assert.equal(

@@ -180,12 +180,64 @@ describe("a configured dateformat (Asterisk's logger.conf)", () => {
     assert.equal(parser.parse("2026-03-05 10:00:01"), new Date(2026, 2, 5, 10, 0, 1).getTime());
   });
 
+  it("reads space-padded fields at the start, %% before a letter, numeric zone names and offsets without a year", () => {
+    // The date is read without the spaces around it: " 5/03" arrives as "5/03".
+    assert.equal(
+      parserFor("%e/%m/%Y %T").parse("5/03/2026 10:00:01"),
+      new Date(2026, 2, 5, 10, 0, 1).getTime(),
+    );
+    assert.equal(
+      parserFor("%e/%m/%Y %T").parse("15/03/2026 10:00:01"),
+      new Date(2026, 2, 15, 10, 0, 1).getTime(),
+    );
+    assert.equal(parserFor("%k:%M %d.%m.%Y").parse("9:05 05.03.2026"), new Date(2026, 2, 5, 9, 5).getTime());
+    assert.equal(parserFor("%b %e %T").parse("Mar  5 10:00:01"), new Date(2026, 2, 5, 10, 0, 1).getTime());
+    assert.equal(
+      parserFor("%%F %d/%m %T").parse("%F 05/03 10:00:01"),
+      new Date(2026, 2, 5, 10, 0, 1).getTime(),
+    );
+    assert.equal(
+      parserFor("%d/%m/%Y %T %Z").parse("05/03/2026 10:00:01 +04"),
+      new Date(2026, 2, 5, 10, 0, 1).getTime(),
+    );
+    assert.equal(
+      parserFor("%d/%m/%Y %T%z").parse("05/03/2026 10:00:01+0530"),
+      Date.UTC(2026, 2, 5, 4, 30, 1),
+    );
+    assert.equal(parserFor("%d/%m %T %z").parse("05/03 10:00:01 +0100"), Date.UTC(2026, 2, 5, 9, 0, 1));
+    assert.equal(parserFor("%d/%m %T %z").parse("31/12 23:00:00 +0000"), Date.UTC(2025, 11, 31, 23));
+    // %y as strptime reads it; %p beside a 24-hour clock says nothing more.
+    assert.equal(new Date(parserFor("%d/%m/%y %T").parse("05/03/68 10:00:01")).getFullYear(), 2068);
+    assert.equal(new Date(parserFor("%d/%m/%y %T").parse("05/03/69 10:00:01")).getFullYear(), 1969);
+    assert.equal(
+      parserFor("%d/%m/%Y %H:%M %p").parse("05/03/2026 22:00 PM"),
+      new Date(2026, 2, 5, 22).getTime(),
+    );
+    // Days a month does not have; February's 29th only in a leap year, or without a year.
+    assert.ok(Number.isNaN(parserFor("%d/%m/%Y %T").parse("31/04/2026 10:00:01")));
+    assert.ok(Number.isNaN(parserFor("%d/%m/%Y %T").parse("29/02/2026 10:00:01")));
+    assert.equal(
+      parserFor("%d/%m/%Y %T").parse("29/02/2028 10:00:01"),
+      new Date(2028, 1, 29, 10, 0, 1).getTime(),
+    );
+    assert.ok(!Number.isNaN(parserFor("%d/%m %T").parse("29/02 10:00:01")));
+    assert.ok(Number.isNaN(parserFor("%d/%m/%Y %T").parse("05/00/2026 10:00:01")));
+  });
+
   it("refuses a format it could not read back, saying why", () => {
     assert.throws(() => DateFormat.compile("%d/%m/%Y %Q"), /%Q is not a conversion sipban can read back/);
     assert.throws(() => DateFormat.compile("%Y %j %T"), /%j is not a conversion/);
     assert.throws(() => DateFormat.compile("%d/%m 100%"), /ends with a lone %/);
     assert.throws(() => DateFormat.compile("%H:%M:%S"), /writes no day and month/);
     assert.throws(() => DateFormat.compile("%d %T"), /writes no day and month/);
+    assert.throws(
+      () => DateFormat.compile("%d/%m]%T"),
+      /writes a \], which cannot be told from the one that ends/,
+    );
+    assert.throws(
+      () => DateFormat.compile("%A %d %B %Y %T %A %B %A %B %A"),
+      /writes dates of up to 86 characters; sipban reads at most 64/,
+    );
     assert.doesNotThrow(() => DateFormat.compile("%s"));
     assert.doesNotThrow(() => DateFormat.compile("%e %h %T %%"));
   });

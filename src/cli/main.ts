@@ -11,7 +11,7 @@ import { registerStatus } from "./status.js";
 import { registerWatch } from "./watch.js";
 
 // Three levels under the package, both here (dist/src/cli) and in the launcher's bundle
-// (dist/bundle/cli, see bundle.ts).
+// (dist/bundle/cli, see launch.cts).
 const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
   version: string;
 };

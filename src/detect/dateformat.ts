@@ -36,15 +36,22 @@ type Setter = (fields: DateFields, text: string) => void;
 
 interface Directive {
   pattern: string;
+  /** The most characters it writes. */
+  width: number;
   set?: Setter;
 }
 
-const number = (pattern: string, set: (f: DateFields, n: number) => void): Directive => ({
+const number = (pattern: string, width: number, set: (f: DateFields, n: number) => void): Directive => ({
   pattern,
+  width,
   set: (f, text) => set(f, Number(text.trim())),
 });
+// A number padded with a space (%e, %k, %l): the space may be gone where the date starts, as
+// sipban reads the date without the spaces around it.
+const spaced = (set: (f: DateFields, n: number) => void) => number("[ \\d]?\\d", 2, set);
 const monthName = (names: readonly string[]): Directive => ({
   pattern: names.join("|"),
+  width: Math.max(...names.map((n) => n.length)),
   set: (f, text) => {
     f.month = names.indexOf(text);
   },
@@ -53,65 +60,68 @@ const monthName = (names: readonly string[]): Directive => ({
 // strftime's conversions in the C locale (Asterisk formats its dates with it), one capture each
 // (or none, for what says nothing the date needs: weekday names, a time zone's name).
 const DIRECTIVES: Record<string, Directive> = {
-  Y: number("\\d{4}", (f, n) => {
+  Y: number("\\d{4}", 4, (f, n) => {
     f.year = n;
   }),
   // As glibc's strptime reads it: 69 to 99 are 1969 to 1999, 00 to 68 are 2000 to 2068.
-  y: number("\\d\\d", (f, n) => {
+  y: number("\\d\\d", 2, (f, n) => {
     f.year = n < 69 ? 2000 + n : 1900 + n;
   }),
-  m: number("\\d\\d", (f, n) => {
+  m: number("\\d\\d", 2, (f, n) => {
     f.month = n - 1;
   }),
-  d: number("\\d\\d", (f, n) => {
+  d: number("\\d\\d", 2, (f, n) => {
     f.day = n;
   }),
-  e: number("[ \\d]\\d", (f, n) => {
+  e: spaced((f, n) => {
     f.day = n;
   }),
   b: monthName(MONTH_NAMES.map((m) => m.slice(0, 3))),
   h: monthName(MONTH_NAMES.map((m) => m.slice(0, 3))),
   B: monthName(MONTH_NAMES),
-  a: { pattern: WEEKDAY_NAMES.map((d) => d.slice(0, 3)).join("|") },
-  A: { pattern: WEEKDAY_NAMES.join("|") },
-  H: number("\\d\\d", (f, n) => {
+  a: { pattern: WEEKDAY_NAMES.map((d) => d.slice(0, 3)).join("|"), width: 3 },
+  A: { pattern: WEEKDAY_NAMES.join("|"), width: 9 },
+  H: number("\\d\\d", 2, (f, n) => {
     f.hour = n;
   }),
-  k: number("[ \\d]\\d", (f, n) => {
+  k: spaced((f, n) => {
     f.hour = n;
   }),
-  // 12-hour clocks: 12 AM is 0 h; %p adds 12 for PM (read after the hour, see read()).
-  I: number("\\d\\d", (f, n) => {
+  // 12-hour clocks: 12 AM is 0 h; %p adds 12 for PM (read after the hour; see compile).
+  I: number("\\d\\d", 2, (f, n) => {
     f.hour = n % 12;
   }),
-  l: number("[ \\d]\\d", (f, n) => {
+  l: spaced((f, n) => {
     f.hour = n % 12;
   }),
   p: {
     pattern: "AM|PM",
+    width: 2,
     set: (f, text) => {
       if (text === "PM") f.hour += 12;
     },
   },
-  M: number("\\d\\d", (f, n) => {
+  M: number("\\d\\d", 2, (f, n) => {
     f.minute = n;
   }),
-  S: number("\\d\\d", (f, n) => {
+  S: number("\\d\\d", 2, (f, n) => {
     f.second = n;
   }),
-  s: number("\\d+", (f, n) => {
+  s: number("\\d+", 11, (f, n) => {
     f.epochSeconds = n;
   }),
   z: {
     pattern: "[+-]\\d{4}",
+    width: 5,
     set: (f, text) => {
       const minutes = Number(text.slice(1, 3)) * 60 + Number(text.slice(3, 5));
       f.offsetMinutes = text[0] === "-" ? -minutes : minutes;
     },
   },
-  Z: { pattern: "[A-Za-z][A-Za-z0-9+-]*" },
-  n: { pattern: "\\n" },
-  t: { pattern: "\\t" },
+  // A zone's abbreviation: letters (CET), or its offset where the zone has none (+04).
+  Z: { pattern: "[A-Za-z+-][A-Za-z0-9+-]*", width: 6 },
+  n: { pattern: "\\n", width: 1 },
+  t: { pattern: "\\t", width: 1 },
 };
 
 // Conversions that stand for others.
@@ -129,10 +139,18 @@ const SHORTHANDS: Record<string, string> = {
 function fraction(digits: number | undefined): Directive {
   return {
     pattern: digits === undefined ? "\\d{1,6}" : `\\d{${digits}}`,
+    width: digits ?? 6,
     set: (f, text) => {
       f.ms = Math.floor(Number(`0.${text}`) * 1000);
     },
   };
+}
+
+/** The longest date the file layouts are read with (see LayoutParser and the WebAssembly parser). */
+const MAX_DATE_LENGTH = 64;
+
+function daysIn(month: number, year: number): number {
+  return new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
 }
 
 /** A capture of the date's pattern and what it sets. */
@@ -155,8 +173,12 @@ export class DateFormat {
 
   /** Throws an Error that says what is wrong with `format`, in words for the configuration. */
   static compile(format: string): DateFormat {
-    const expanded = format.replace(/%([FTDRrxX])/g, (_, c: string) => SHORTHANDS[c]!);
+    // One pass, so that "%%F" stays a percent sign and an F.
+    const expanded = format.replace(/%([%FTDRrxX])/g, (whole, c: string) => SHORTHANDS[c] ?? whole);
+    if (expanded.includes("]"))
+      throw new Error(`"${format}" writes a ], which cannot be told from the one that ends the date`);
     let source = "";
+    let width = 0;
     const captures: Capture[] = [];
     const halfDay: Capture[] = [];
     const seen = new Set<string>();
@@ -164,6 +186,7 @@ export class DateFormat {
       const c = expanded[i]!;
       if (c !== "%") {
         source += escapeRegExp(c);
+        width++;
         continue;
       }
       const conversion = /^(?:[1-6]?q|[\s\S])/.exec(expanded.slice(i + 1))?.[0];
@@ -171,6 +194,7 @@ export class DateFormat {
       i += conversion.length;
       if (conversion === "%") {
         source += "%";
+        width++;
         continue;
       }
       const isFraction = conversion.endsWith("q");
@@ -180,6 +204,7 @@ export class DateFormat {
       if (directive === undefined)
         throw new Error(`"${format}": %${conversion} is not a conversion sipban can read back into a date`);
       seen.add(isFraction ? "q" : conversion);
+      width += directive.width;
       if (directive.set === undefined) {
         source += `(?:${directive.pattern})`;
         continue;
@@ -192,7 +217,13 @@ export class DateFormat {
     const hasMonth = seen.has("m") || seen.has("b") || seen.has("h") || seen.has("B");
     if (!seen.has("s") && !(hasDay && hasMonth))
       throw new Error(`"${format}" writes no day and month (%d or %e, and %m or %b) nor epoch seconds (%s)`);
-    return new DateFormat(new RegExp(`^${source}$`), [...captures, ...halfDay]);
+    if (width > MAX_DATE_LENGTH)
+      throw new Error(
+        `"${format}" writes dates of up to ${width} characters; sipban reads at most ${MAX_DATE_LENGTH}`,
+      );
+    // AM and PM turn a 12-hour clock's hour; beside %H they say nothing more.
+    const twelveHour = seen.has("I") || seen.has("l");
+    return new DateFormat(new RegExp(`^${source}$`), twelveHour ? [...captures, ...halfDay] : captures);
   }
 
   /** The fields of `text`, or null when the format did not write it. */
@@ -202,9 +233,11 @@ export class DateFormat {
     const fields: DateFields = { hour: 0, minute: 0, second: 0, ms: 0 };
     for (const { group, set } of this.captures) set(fields, m[group]!);
     // Date would roll a field out of range over into the next; such a text is not a date.
-    const { day, hour, minute, second } = fields;
-    if (day !== undefined && (day < 1 || day > 31)) return null;
-    if (fields.month !== undefined && (fields.month < 0 || fields.month > 11)) return null;
+    const { year, month, day, hour, minute, second } = fields;
+    if (month !== undefined && (month < 0 || month > 11)) return null;
+    // Without a year, February may have its 29th.
+    if (day !== undefined && month !== undefined && (day < 1 || day > daysIn(month, year ?? 2000)))
+      return null;
     return hour > 23 || minute > 59 || second > 60 ? null : fields;
   }
 }

@@ -91,10 +91,18 @@ export class TimestampParser {
     // compile() holds the day and month to be written when the epoch is not.
     const month = f.month!;
     const day = f.day!;
-    if (f.year === undefined) return this.yearless(month, day, f.hour, f.minute, f.second, f.ms);
-    if (f.offsetMinutes !== undefined)
-      return Date.UTC(f.year, month, day, f.hour, f.minute, f.second, f.ms) - f.offsetMinutes * 60_000;
-    return new Date(f.year, month, day, f.hour, f.minute, f.second, f.ms).getTime();
+    const offset = f.offsetMinutes;
+    if (offset === undefined) {
+      if (f.year === undefined) return this.yearless(month, day, f.hour, f.minute, f.second, f.ms);
+      return new Date(f.year, month, day, f.hour, f.minute, f.second, f.ms).getTime();
+    }
+    const at = (year: number) =>
+      Date.UTC(year, month, day, f.hour, f.minute, f.second, f.ms) - offset * 60_000;
+    if (f.year !== undefined) return at(f.year);
+    // Without a year, as yearless() has it: the reference's, or the one before.
+    const reference = this.reference();
+    const year = new Date(reference).getUTCFullYear();
+    return at(year) <= reference + FUTURE_SLACK_MS ? at(year) : at(year - 1);
   }
 
   /** A local time without a year: the reference time's year, or the year before it. */

@@ -114,21 +114,24 @@ export function writeOffendersJson(
   let longest = 0;
   let full = false;
   const put = (table: number, ids: ArrayLike<number> | null, texts: readonly string[]) => {
-    const quoted = texts.map((text) => JSON.stringify(text));
-    const joined = quoted.join("");
-    const bytes = memory.put(joined);
-    if (bytes < 0) {
-      full = true;
-      return;
-    }
-    // Quoted texts are well formed (lone surrogates escaped): joined, each encodes as alone.
-    const ascii = bytes === joined.length;
-    let at = memory.end - bytes;
-    for (let k = 0; k < quoted.length; k++) {
-      const length = ascii ? quoted[k]!.length : Buffer.byteLength(quoted[k]!);
-      memory.setPair(table + 8 * (ids === null ? k : ids[k]!), at, length);
-      at += length;
-      longest = Math.max(longest, length);
+    // In slices: a flood's texts joined whole could pass the longest string V8 makes.
+    for (let from = 0; from < texts.length && !full; from += TEXTS_PER_WRITE) {
+      const quoted = texts.slice(from, from + TEXTS_PER_WRITE).map((text) => JSON.stringify(text));
+      const joined = quoted.join("");
+      const bytes = memory.put(joined);
+      if (bytes < 0) {
+        full = true;
+        return;
+      }
+      // Quoted texts are well formed (lone surrogates escaped): joined, each encodes as alone.
+      const ascii = bytes === joined.length;
+      let at = memory.end - bytes;
+      for (let k = 0; k < quoted.length; k++) {
+        const length = ascii ? quoted[k]!.length : Buffer.byteLength(quoted[k]!);
+        memory.setPair(table + 8 * (ids === null ? from + k : ids[from + k]!), at, length);
+        at += length;
+        longest = Math.max(longest, length);
+      }
     }
   };
   put(
@@ -198,6 +201,9 @@ export function writeOffendersJson(
   }
   return count;
 }
+
+/** How many texts the writer joins into one write (see writeOffendersJson's `put`). */
+export const TEXTS_PER_WRITE = 4096;
 
 /** The module's memory, with texts appended at its end as they come. */
 class ModuleMemory {
