@@ -160,8 +160,19 @@ describe("a configured dateformat (Asterisk's logger.conf)", () => {
   for (const [format, text, time] of read)
     it(`reads "${text}" written by "${format}"`, () => assert.equal(parserFor(format).parse(text), time));
 
-  it("takes February's 29th without a year (a leap year's log, read later)", () => {
-    assert.ok(!Number.isNaN(parserFor("%d/%m %T").parse("29/02 10:00:01")));
+  it("puts February's 29th without a year in the last leap year, with or without a format", () => {
+    assert.equal(parserFor("%d/%m %T").parse("29/02 10:00:01"), local(2024, 1, 29, 10, 0, 1));
+    assert.equal(new TimestampParser(reference).parse("Feb 29 10:00:01"), local(2024, 1, 29, 10, 0, 1));
+    assert.equal(parserFor("%d/%m %T %z").parse("29/02 10:00:00 +0000"), Date.UTC(2024, 1, 29, 10));
+    // In a leap year, its own (and the one before it when read in January, 4 years back).
+    assert.equal(
+      new TimestampParser(new Date(2028, 5, 1).getTime()).parse("Feb 29 10:00:01"),
+      local(2028, 1, 29, 10, 0, 1),
+    );
+    assert.equal(
+      new TimestampParser(new Date(2028, 0, 10).getTime()).parse("Feb 29 10:00:01"),
+      local(2024, 1, 29, 10, 0, 1),
+    );
   });
 
   it("knows the day-first date only from the format", () => {
@@ -179,6 +190,10 @@ describe("a configured dateformat (Asterisk's logger.conf)", () => {
     ["%d.%m.%Y %T", "05.03.2026 24:00:01"],
     ["%d/%m/%Y %T", "31/04/2026 10:00:01"],
     ["%d/%m/%Y %T", "29/02/2026 10:00:01"],
+    ["%I:%M %p %d/%m/%Y", "13:00 PM 05/03/2026"],
+    ["%I:%M %p %d/%m/%Y", "00:30 AM 05/03/2026"],
+    ["%d/%m/%Y %T %z", "05/03/2026 10:00:01 +0099"],
+    ["%s", "1710000000123"],
   ];
   for (const [format, text] of refused)
     it(`does not read "${text}" as written by "${format}"`, () =>
@@ -196,8 +211,10 @@ describe("a configured dateformat (Asterisk's logger.conf)", () => {
     );
     assert.throws(
       () => DateFormat.compile("%A %d %B %Y %T %A %B %A %B %A"),
-      /writes dates of up to 86 characters; sipban reads at most 64/,
+      /writes dates of up to 86 bytes; sipban reads at most 64/,
     );
+    // Bytes, as the layouts read them: 30 "é" are 60.
+    assert.throws(() => DateFormat.compile(`${"é".repeat(30)} %d/%m %T`), /up to 75 bytes/);
     assert.doesNotThrow(() => DateFormat.compile("%s"));
     assert.doesNotThrow(() => DateFormat.compile("%e %h %T %%"));
   });

@@ -87,12 +87,12 @@ const DIRECTIVES: Record<string, Directive> = {
   k: spaced((f, n) => {
     f.hour = n;
   }),
-  // 12-hour clocks: 12 AM is 0 h; %p adds 12 for PM (read after the hour; see compile).
+  // 12-hour clocks (1 to 12): 12 AM is 0 h; %p adds 12 for PM (read after the hour; see compile).
   I: number("\\d\\d", 2, (f, n) => {
-    f.hour = n % 12;
+    f.hour = twelveHour(n);
   }),
   l: spaced((f, n) => {
-    f.hour = n % 12;
+    f.hour = twelveHour(n);
   }),
   p: {
     pattern: "AM|PM",
@@ -107,15 +107,17 @@ const DIRECTIVES: Record<string, Directive> = {
   S: number("\\d\\d", 2, (f, n) => {
     f.second = n;
   }),
-  s: number("\\d+", 11, (f, n) => {
+  // Up to the year 5138: a longer number is no date Date can hold.
+  s: number("\\d{1,11}", 11, (f, n) => {
     f.epochSeconds = n;
   }),
   z: {
     pattern: "[+-]\\d{4}",
     width: 5,
     set: (f, text) => {
-      const minutes = Number(text.slice(1, 3)) * 60 + Number(text.slice(3, 5));
-      f.offsetMinutes = text[0] === "-" ? -minutes : minutes;
+      const minutes = Number(text.slice(3, 5));
+      const offset = Number(text.slice(1, 3)) * 60 + (minutes < 60 ? minutes : Number.NaN);
+      f.offsetMinutes = text[0] === "-" ? -offset : offset;
     },
   },
   // A zone's abbreviation: letters (CET), or its offset where the zone has none (+04).
@@ -146,7 +148,12 @@ function fraction(digits: number | undefined): Directive {
   };
 }
 
-/** The longest date the file layouts are read with (see LayoutParser and the WebAssembly parser). */
+/** A 12-hour clock's hour as 0 to 11 (NaN, refused by read(), outside 1 to 12). */
+function twelveHour(n: number): number {
+  return n >= 1 && n <= 12 ? n % 12 : Number.NaN;
+}
+
+/** The longest date, in bytes, the file layouts are read with (see LayoutParser and the WebAssembly parser). */
 const MAX_DATE_LENGTH = 64;
 
 function daysIn(month: number, year: number): number {
@@ -186,7 +193,7 @@ export class DateFormat {
       const c = expanded[i]!;
       if (c !== "%") {
         source += escapeRegExp(c);
-        width++;
+        width += Buffer.byteLength(c);
         continue;
       }
       const conversion = /^(?:[1-6]?q|[\s\S])/.exec(expanded.slice(i + 1))?.[0];
@@ -219,7 +226,7 @@ export class DateFormat {
       throw new Error(`"${format}" writes no day and month (%d or %e, and %m or %b) nor epoch seconds (%s)`);
     if (width > MAX_DATE_LENGTH)
       throw new Error(
-        `"${format}" writes dates of up to ${width} characters; sipban reads at most ${MAX_DATE_LENGTH}`,
+        `"${format}" writes dates of up to ${width} bytes; sipban reads at most ${MAX_DATE_LENGTH}`,
       );
     // AM and PM turn a 12-hour clock's hour; beside %H they say nothing more.
     const twelveHour = seen.has("I") || seen.has("l");
@@ -233,7 +240,8 @@ export class DateFormat {
     const fields: DateFields = { hour: 0, minute: 0, second: 0, ms: 0 };
     for (const { group, set } of this.captures) set(fields, m[group]!);
     // Date would roll a field out of range over into the next; such a text is not a date.
-    const { year, month, day, hour, minute, second } = fields;
+    const { year, month, day, hour, minute, second, offsetMinutes } = fields;
+    if (Number.isNaN(hour) || (offsetMinutes !== undefined && Number.isNaN(offsetMinutes))) return null;
     if (month !== undefined && (month < 0 || month > 11)) return null;
     // Without a year, February may have its 29th.
     if (day !== undefined && month !== undefined && (day < 1 || day > daysIn(month, year ?? 2000)))

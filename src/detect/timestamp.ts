@@ -102,7 +102,8 @@ export class TimestampParser {
     // Without a year, as yearless() has it: the reference's, or the one before.
     const reference = this.reference();
     const year = new Date(reference).getUTCFullYear();
-    return at(year) <= reference + FUTURE_SLACK_MS ? at(year) : at(year - 1);
+    const t = at(yearOf(year, month, day));
+    return t <= reference + FUTURE_SLACK_MS ? t : at(yearOf(year - 1, month, day));
   }
 
   /** A local time without a year: the reference time's year, or the year before it. */
@@ -123,9 +124,9 @@ export class TimestampParser {
         this.minuteStart = new Date(year, month, day, h, mi, 0, 0).getTime();
       }
       t = this.minuteStart + s * 1000 + ms;
-    } else t = new Date(year, month, day, h, mi, s, ms).getTime();
+    } else t = new Date(yearOf(year, month, day), month, day, h, mi, s, ms).getTime();
     if (t <= reference + FUTURE_SLACK_MS) return t;
-    return new Date(year - 1, month, day, h, mi, s, ms).getTime();
+    return new Date(yearOf(year - 1, month, day), month, day, h, mi, s, ms).getTime();
   }
 
   private compute(text: string): number {
@@ -159,6 +160,17 @@ export class TimestampParser {
     if (m) return Math.round(Number(text) * 1000);
     return Number.NaN;
   }
+}
+
+/**
+ * The year a yearless date falls in, at or before `year`: `year` itself, but for February's 29th,
+ * which only a leap year has (Date would make it the 1st of March).
+ */
+function yearOf(year: number, month: number, day: number): number {
+  if (month !== 1 || day !== 29) return year;
+  let y = year;
+  while (!(y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0))) y--;
+  return y;
 }
 
 /** "Jan" → 0 ... "Dec" → 11, keyed by the three letters' codes. */
