@@ -4,10 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync } from "node:child_process";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import Database from "better-sqlite3";
+import { ControlServer, controlRequest } from "../src/daemon/control.js";
 import {
   type CommandResult,
   NOBODY,
@@ -94,6 +95,41 @@ describe("the daemon's control socket", () => {
     assert.match(second.stderr, /^sipban: another sipban daemon is running \(socket .*\)\n$/);
     const status = await sipban.status<{ running?: boolean; pid?: number }>();
     assert.equal(status.pid, first.pid, output);
+  });
+});
+
+describe("two daemons started at once", () => {
+  it("beside a dead daemon's socket: one takes the path, the other refuses", {
+    skip: process.platform !== "linux" && "the lock is an abstract unix socket: Linux only",
+  }, async (t) => {
+    const dir = tempDir(t, "sipban-race-");
+    const path = join(dir, "sipban.sock");
+    // A dead daemon's socket: bound by a process killed before it could remove it.
+    const bind = `require("node:net").createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, "SIGKILL"))`;
+    await runCommand(process.execPath, ["-e", bind]);
+    assert.ok(statSync(path).isSocket(), "the dead daemon's socket is there");
+    // In one process the two claims interleave at every wait: each finds the dead socket.
+    const servers = ["first", "second"].map(
+      (name) => new ControlServer(path, async () => ({ ok: true as const, name })),
+    );
+    t.after(() => Promise.all(servers.map((s) => s.close())));
+    const results = await Promise.allSettled(servers.map((s) => s.listen()));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["fulfilled", "rejected"],
+    );
+    assert.match(
+      String((results[1] as PromiseRejectedResult).reason),
+      /another sipban daemon is running \(socket .*\)/,
+    );
+    // The one that runs is the one that answers there.
+    assert.deepEqual(await controlRequest(path, { cmd: "status" }), { ok: true, name: "first" });
+    // Once it stops, the path is free again.
+    await servers[0]!.close();
+    const next = new ControlServer(path, async () => ({ ok: true as const, name: "next" }));
+    t.after(() => next.close());
+    await next.listen();
+    assert.deepEqual(await controlRequest(path, { cmd: "status" }), { ok: true, name: "next" });
   });
 });
 

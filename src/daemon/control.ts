@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import { chmodSync, lstatSync, rmSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { ensureDirectory } from "../util/ensure-directory.js";
 
@@ -21,6 +22,8 @@ export class ControlServer {
   private server: Server | null = null;
   /** Our socket's inode once listening (-1: none), so that close removes ours only. */
   private inode = -1;
+  /** Held from claim to close: this daemon's right to the path (see takeLock). */
+  private lock: Server | null = null;
 
   constructor(
     private readonly path: string,
@@ -64,6 +67,9 @@ export class ControlServer {
     // claim, but its socket is not ours to remove).
     if (this.inode !== -1 && socketInode(this.path) === this.inode) rmSync(this.path, { force: true });
     this.inode = -1;
+    const lock = this.lock;
+    this.lock = null;
+    if (lock) await new Promise<void>((resolve) => lock.close(() => resolve()));
   }
 
   /**
@@ -76,6 +82,7 @@ export class ControlServer {
       throw new Error(
         `daemon.socket: ${this.path} is too long for a unix socket (${Buffer.byteLength(this.path)} bytes; at most ${MAX_SOCKET_PATH})`,
       );
+    await this.takeLock();
     ensureDirectory(dirname(this.path), 0o700, "the control socket");
     const inode = socketInode(this.path);
     if (inode === null) return;
@@ -89,6 +96,31 @@ export class ControlServer {
     }
     if (answer !== null) throw new Error(`another sipban daemon is running (socket ${this.path})`);
     rmSync(this.path, { force: true });
+  }
+
+  /**
+   * One daemon per socket path, however close together two start. Without it, two daemons could
+   * both find a dead daemon's socket and both remove it, the later one removing the socket the
+   * earlier had just made: both would run, one out of reach. The lock is an abstract unix socket
+   * (Linux) named after the path: the kernel lets one process hold a name and frees it when that
+   * process ends, however it ends, so no lock is ever left behind. (Abstract names belong to a
+   * network namespace: daemons in two namespaces sharing one path are not told apart.)
+   */
+  private async takeLock(): Promise<void> {
+    if (this.lock !== null || process.platform !== "linux") return;
+    const digest = createHash("sha256").update(resolve(this.path)).digest("hex").slice(0, 32);
+    const lock = createServer();
+    try {
+      await new Promise<void>((done, fail) => {
+        lock.once("error", fail);
+        lock.listen(`\0sipban-daemon/${digest}`, () => done());
+      });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE")
+        throw new Error(`another sipban daemon is running (socket ${this.path})`);
+      throw err;
+    }
+    this.lock = lock;
   }
 }
 
