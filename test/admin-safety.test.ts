@@ -5,10 +5,11 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import Database from "better-sqlite3";
-import { ControlServer, controlRequest } from "../src/daemon/control.js";
+import { ControlServer, controlRequest, lockName } from "../src/daemon/control.js";
 import {
   type CommandResult,
   NOBODY,
@@ -98,8 +99,8 @@ describe("the daemon's control socket", () => {
   });
 });
 
-describe("two daemons started at once", () => {
-  it("beside a dead daemon's socket: one takes the path, the other refuses", {
+describe("the daemon's lock on its socket path", () => {
+  it("lets one of two daemons started at once beside a dead daemon's socket take the path", {
     skip: process.platform !== "linux" && "the lock is an abstract unix socket: Linux only",
   }, async (t) => {
     const dir = tempDir(t, "sipban-race-");
@@ -130,6 +131,22 @@ describe("two daemons started at once", () => {
     t.after(() => next.close());
     await next.listen();
     assert.deepEqual(await controlRequest(path, { cmd: "status" }), { ok: true, name: "next" });
+  });
+
+  it("is not kept from starting by another user holding the lock's name", {
+    skip: process.platform !== "linux" && "the lock is an abstract unix socket: Linux only",
+  }, async (t) => {
+    const path = join(tempDir(t, "sipban-squat-"), "sipban.sock");
+    // Any user may bind an abstract name: here, one that no daemon answers behind.
+    const squatter = createServer();
+    await new Promise<void>((done) => squatter.listen(lockName(path), () => done()));
+    t.after(() => new Promise<void>((done) => squatter.close(() => done())));
+    const warned = new Promise<Error>((done) => process.once("warning", done));
+    const server = new ControlServer(path, async () => ({ ok: true as const, name: "daemon" }), 300);
+    t.after(() => server.close());
+    await server.listen();
+    assert.match((await warned).message, /is held by a process that is no sipban daemon answering there/);
+    assert.deepEqual(await controlRequest(path, { cmd: "status" }), { ok: true, name: "daemon" });
   });
 });
 

@@ -28,6 +28,8 @@ export class ControlServer {
   constructor(
     private readonly path: string,
     private readonly handle: (request: ControlRequest) => Promise<ControlResponse>,
+    /** How long a lock held elsewhere is waited on for its daemon to answer (see takeLock). */
+    private readonly lockWaitMs = 10_000,
   ) {}
 
   async listen(): Promise<void> {
@@ -103,24 +105,54 @@ export class ControlServer {
    * both find a dead daemon's socket and both remove it, the later one removing the socket the
    * earlier had just made: both would run, one out of reach. The lock is an abstract unix socket
    * (Linux) named after the path: the kernel lets one process hold a name and frees it when that
-   * process ends, however it ends, so no lock is ever left behind. (Abstract names belong to a
-   * network namespace: daemons in two namespaces sharing one path are not told apart.)
+   * process ends, however it ends, so no lock is ever left behind.
+   *
+   * Any user may bind an abstract name, so a lock held elsewhere is not taken at its word: it
+   * stops this daemon only once a daemon answers on the path. Until then its holder may be a
+   * daemon still starting (it listens after reconciling the firewall); after `lockWaitMs`, it is
+   * taken for a squatter, said as a warning, and this daemon goes on without the lock. (Abstract
+   * names also belong to a network namespace: daemons in two namespaces sharing one path are not
+   * told apart.)
    */
   private async takeLock(): Promise<void> {
     if (this.lock !== null || process.platform !== "linux") return;
-    const digest = createHash("sha256").update(resolve(this.path)).digest("hex").slice(0, 32);
     const lock = createServer();
     try {
       await new Promise<void>((done, fail) => {
         lock.once("error", fail);
-        lock.listen(`\0sipban-daemon/${digest}`, () => done());
+        lock.listen(lockName(this.path), () => done());
       });
+      this.lock = lock;
+      return;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE")
-        throw new Error(`another sipban daemon is running (socket ${this.path})`);
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
     }
-    this.lock = lock;
+    for (const until = Date.now() + this.lockWaitMs; Date.now() < until; ) {
+      if (socketInode(this.path) !== null && (await answers(this.path)))
+        throw new Error(`another sipban daemon is running (socket ${this.path})`);
+      await new Promise((done) => setTimeout(done, LOCK_POLL_MS));
+    }
+    process.emitWarning(
+      `the lock for ${this.path} is held by a process that is no sipban daemon answering there; going on without it`,
+      { code: "SIPBAN_LOCK_HELD" },
+    );
+  }
+}
+
+/** How often a lock held elsewhere looks for its daemon's answer. */
+const LOCK_POLL_MS = 100;
+
+/** The abstract unix socket name of the lock on the control socket `path` (see takeLock). */
+export function lockName(path: string): string {
+  return `\0sipban-daemon/${createHash("sha256").update(resolve(path)).digest("hex").slice(0, 32)}`;
+}
+
+/** True when a daemon answers on `path`. */
+async function answers(path: string): Promise<boolean> {
+  try {
+    return (await controlRequest(path, { cmd: "status" }, 1000)) !== null;
+  } catch {
+    return false;
   }
 }
 
