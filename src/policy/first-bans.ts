@@ -1,7 +1,10 @@
 import { reportWasm } from "../util/report-wasm.js";
 import { Layout, reserveMemory } from "../util/wasm-module.js";
 
-/** A scan's failures as columns (see FailureLog.columns), for a replay of them all. */
+/**
+ * A scan's failures as columns (see FailureLog.columns), for a replay of them all. The columns
+ * by failure index hold every failure added, counted or not, and nothing past them.
+ */
 export interface CountedFailures {
   /** By failure index: its time at 2i, what it adds to the count at 2i + 1 (see FailureSeries). */
   marks: Float64Array;
@@ -48,7 +51,6 @@ export function replayFirstBans(
   if (module === null) return undefined;
   const wasm = new WebAssembly.Instance(module, {}).exports as unknown as Exports;
   const { marks, offenders, counted, countedSize: count, addressCount: n } = failures;
-  // Every failure added, counted or not, is where its index says.
   const size = offenders.length;
   const layout = new Layout(wasm.dataEnd());
   const marksAt = layout.place(16 * size);
@@ -61,7 +63,7 @@ export function replayFirstBans(
   const skipAt = layout.place(n);
   if (!reserveMemory(wasm.memory, layout.end)) return undefined;
   const buffer = wasm.memory.buffer;
-  new Float64Array(buffer, marksAt, 2 * size).set(marks.subarray(0, 2 * size));
+  new Float64Array(buffer, marksAt, 2 * size).set(marks);
   new Int32Array(buffer, offendersAt, size).set(offenders);
   new Int32Array(buffer, countedAt, count).set(counted.subarray(0, count));
   new Uint8Array(buffer, skipAt, n).set(skip);

@@ -57,7 +57,6 @@ export function sumOffenders(log: FailureColumns): OffenderSums | undefined {
   const wasm = new WebAssembly.Instance(module, {}).exports as unknown as Exports;
   const { marks, offenders, attempts, reasonIds, serviceIds, counted, countedSize: count } = log;
   const n = log.addressCount;
-  // Every failure added, counted or not, is where its index says.
   const size = offenders.length;
   const layout = new Layout(wasm.dataEnd());
   const marksAt = layout.place(16 * size);
@@ -77,12 +76,12 @@ export function sumOffenders(log: FailureColumns): OffenderSums | undefined {
   const moreAt = layout.place(16 * count);
   if (!reserveMemory(wasm.memory, layout.end)) return undefined;
   const buffer = wasm.memory.buffer;
-  new Float64Array(buffer, marksAt, 2 * size).set(marks.subarray(0, 2 * size));
-  new Float64Array(buffer, attemptsAt, size).set(attempts.subarray(0, size));
-  new Int32Array(buffer, offendersAt, size).set(offenders.subarray(0, size));
-  new Int32Array(buffer, reasonsAt, size).set(reasonIds.subarray(0, size));
+  new Float64Array(buffer, marksAt, 2 * size).set(marks);
+  new Float64Array(buffer, attemptsAt, size).set(attempts);
+  new Int32Array(buffer, offendersAt, size).set(offenders);
+  new Int32Array(buffer, reasonsAt, size).set(reasonIds);
   new Int32Array(buffer, countedAt, count).set(counted.subarray(0, count));
-  new Uint8Array(buffer, servicesAt, size).set(serviceIds.subarray(0, size));
+  new Uint8Array(buffer, servicesAt, size).set(serviceIds);
   const more = wasm.sumOffenders(
     marksAt,
     offendersAt,
